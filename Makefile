@@ -1,0 +1,54 @@
+# The commands a person types. Each installs what it needs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
+
+.PHONY: help install test lint format typecheck demo bench clean
+
+help:
+	@echo "make demo    cancel a build against the bundled local stand-in (no AWS account)"
+	@echo "make test    install everything, then lint, type-check and run the suite with coverage"
+	@echo "make lint    ruff check and format check"
+	@echo "make format  ruff format and autofix"
+	@echo "make bench   side-by-side benchmark against boto3"
+	@echo "make clean   remove the virtualenv and caches"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check sigv4_imagebuilder tests benchmarks
+	$(BIN)/ruff format --check sigv4_imagebuilder tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format sigv4_imagebuilder tests benchmarks
+	$(BIN)/ruff check --fix sigv4_imagebuilder tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict sigv4_imagebuilder
+
+test: lint typecheck
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest -q
+	$(BIN)/coverage combine --quiet 2>/dev/null || true
+	$(BIN)/coverage report
+
+demo: $(STAMP)
+	$(BIN)/python -m sigv4_imagebuilder.testing demo
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet boto3
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+clean:
+	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .mypy_cache .ruff_cache .hypothesis

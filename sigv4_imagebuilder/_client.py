@@ -1,0 +1,405 @@
+"""The two clients: thin I/O shells that drive the shared call flow.
+
+``ImageBuilderClient`` answers the flow's actions with ``httpx.Client`` and
+``time.sleep``; ``AsyncImageBuilderClient`` with ``httpx.AsyncClient`` and
+``asyncio.sleep``. Everything else (validation, signing, retries, parsing)
+lives once in the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, TypeVar, Union
+
+import httpx
+
+from ._config import resolve_config
+from ._credentials import CredentialResolver, CredentialsArg, resolver_for
+from ._default_chain import default_resolver
+from ._errors import (
+    ConnectError,
+    ConnectionClosedError,
+    ImageBuilderError,
+    ParamValidationError,
+    TransportError,
+    TransportTimeoutError,
+)
+from ._flow import (
+    CallContext,
+    Flow,
+    GetCredentials,
+    Outcome,
+    RunBlocking,
+    Send,
+    Sleep,
+    cancel_image_creation_flow,
+)
+from ._http import HttpRequest, HttpResponse
+from ._models import CancelImageCreationResponse
+from ._retries import RetryPolicy
+
+T = TypeVar("T")
+
+#: A finite connect timeout and a finite read timeout, unlike httpx's 5 s for all.
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+TimeoutArg = Union[float, int, httpx.Timeout, None]
+
+
+def map_transport_error(exc: httpx.HTTPError) -> TransportError:
+    """Translate an httpx exception into ours, chained to it."""
+    error: TransportError
+    if isinstance(exc, httpx.TimeoutException):
+        error = TransportTimeoutError(f"timed out: {type(exc).__name__}: {exc}")
+    elif isinstance(exc, httpx.ConnectError):
+        error = ConnectError(f"could not connect: {exc}")
+    elif isinstance(
+        exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError)
+    ):
+        error = ConnectionClosedError(f"connection closed before a complete response: {exc}")
+    else:
+        error = TransportError(f"{type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    error.__suppress_context__ = True
+    return error
+
+
+def to_http_response(response: httpx.Response) -> HttpResponse:
+    """Copy an httpx response (already read) into plain data."""
+    headers: dict[str, str] = {}
+    for name, value in response.headers.multi_items():
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return HttpResponse(status_code=response.status_code, headers=headers, body=response.content)
+
+
+def _check_timeout(timeout: object) -> httpx.Timeout | None:
+    if timeout is None or isinstance(timeout, httpx.Timeout):
+        return timeout
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        return httpx.Timeout(float(timeout))
+    raise ParamValidationError("timeout", "must be a positive number or an httpx.Timeout", timeout)
+
+
+class _BaseClient:
+    """What both clients share: configuration, credentials, the call context."""
+
+    def __init__(
+        self,
+        *,
+        region: str | None,
+        credentials: CredentialsArg,
+        endpoint_url: str | None,
+        use_fips_endpoint: bool | None,
+        use_dualstack_endpoint: bool | None,
+        max_attempts: int | None,
+        timeout: TimeoutArg,
+        retry_policy: RetryPolicy | None,
+        env: Mapping[str, str] | None,
+    ) -> None:
+        environ = os.environ if env is None else env
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise ParamValidationError("retry_policy", "must be a RetryPolicy", retry_policy)
+        self._timeout = _check_timeout(timeout)
+        config = resolve_config(
+            env=environ,
+            region=region,
+            endpoint_url=endpoint_url,
+            use_fips_endpoint=use_fips_endpoint,
+            use_dualstack_endpoint=use_dualstack_endpoint,
+            max_attempts=max_attempts,
+        )
+        self._ctx = CallContext(
+            region=config.region,
+            endpoint_url=config.endpoint_url,
+            max_attempts=config.max_attempts,
+            policy=retry_policy or RetryPolicy(),
+        )
+        self._credentials: CredentialResolver = resolver_for(
+            credentials,
+            lambda: default_resolver(environ),
+        )
+        self._request_timeout: Any = (
+            self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
+        )
+
+    @property
+    def region(self) -> str:
+        """The region requests are signed for."""
+        return self._ctx.region
+
+    @property
+    def endpoint_url(self) -> str:
+        """The endpoint requests are sent to."""
+        return self._ctx.endpoint_url
+
+    @property
+    def max_attempts(self) -> int:
+        """Total attempts per call, the first included."""
+        return self._ctx.max_attempts
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(region={self.region!r}, "
+            f"endpoint_url={self.endpoint_url!r}, max_attempts={self.max_attempts})"
+        )
+
+    def _build(self, request: HttpRequest, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        return http.build_request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            content=request.body,
+            timeout=self._request_timeout,
+        )
+
+
+class ImageBuilderClient(_BaseClient):
+    """A synchronous EC2 Image Builder client for CancelImageCreation.
+
+    Safe to share across threads. Use it as a context manager, or call
+    :meth:`close`, to release the connections it opened.
+
+    Args:
+        region: the AWS region; default from ``AWS_REGION``, ``AWS_DEFAULT_REGION``
+            or the profile.
+        credentials: ``Credentials``, a provider with ``get_credentials()``, a
+            zero-argument callable returning ``Credentials``, or ``None`` for
+            the default chain (environment, profile, container, instance metadata...).
+        endpoint_url: a custom endpoint, used as given.
+        use_fips_endpoint: use the FIPS endpoint.
+        use_dualstack_endpoint: use the dual-stack (IPv6) endpoint.
+        max_attempts: total attempts per call, default 3; 1 means no retries.
+        timeout: seconds, or an ``httpx.Timeout``; default 10 s connect, 60 s read.
+        http_client: an ``httpx.Client`` to send with, used as given and never closed.
+        retry_policy: backoff and retry-budget settings.
+        env: the environment to read settings from; default ``os.environ``.
+
+    Raises:
+        ConfigurationError: no usable region, a bad endpoint or setting.
+        ParamValidationError: an argument of the wrong type or value.
+
+    Example:
+        >>> import sigv4_imagebuilder as sib
+        >>> with sib.ImageBuilderClient(region="eu-west-1",
+        ...                             credentials=sib.Credentials("AKID", "secret")) as client:
+        ...     client.endpoint_url
+        'https://imagebuilder.eu-west-1.amazonaws.com'
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        credentials: CredentialsArg = None,
+        endpoint_url: str | None = None,
+        use_fips_endpoint: bool | None = None,
+        use_dualstack_endpoint: bool | None = None,
+        max_attempts: int | None = None,
+        timeout: TimeoutArg = None,
+        http_client: httpx.Client | None = None,
+        retry_policy: RetryPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise ParamValidationError(
+                "http_client", "must be an httpx.Client", type(http_client).__name__
+            )
+        super().__init__(
+            region=region,
+            credentials=credentials,
+            endpoint_url=endpoint_url,
+            use_fips_endpoint=use_fips_endpoint,
+            use_dualstack_endpoint=use_dualstack_endpoint,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            env=env,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=self._timeout or DEFAULT_TIMEOUT)
+
+    def cancel_image_creation(
+        self, image_build_version_arn: str, *, client_token: str | None = None
+    ) -> CancelImageCreationResponse:
+        """Cancel the creation of an image that is not yet in a terminal state.
+
+        Args:
+            image_build_version_arn: the ARN of the image build version.
+            client_token: idempotency token, 1 to 64 characters; one uuid4 is
+                generated per call when omitted, and every retry reuses it.
+
+        Returns:
+            The service's answer and the exchange's metadata.
+
+        Raises:
+            ParamValidationError: bad parameters; nothing was sent.
+            ServiceError: the service said no (a subclass for modeled codes).
+            TransportError: the request could not be completed on the wire.
+            ResponseParseError: a 2xx reply that could not be read.
+            NoCredentialsError: no credentials were found.
+
+        Example:
+            >>> client.cancel_image_creation(  # doctest: +SKIP
+            ...     "arn:aws:imagebuilder:us-east-1:123456789012:image/x/1.0.0/1")
+        """
+        return self._run(
+            cancel_image_creation_flow(self._ctx, image_build_version_arn, client_token)
+        )
+
+    def _run(self, flow: Flow[T]) -> T:
+        if self._http.is_closed:
+            flow.close()
+            raise ImageBuilderError("this client is closed")
+        try:
+            action = next(flow)
+            while True:
+                result: Any
+                if isinstance(action, Send):
+                    result = self._send(action.request)
+                elif isinstance(action, GetCredentials):
+                    result = self._credentials.get(self._run)
+                elif isinstance(action, Sleep):
+                    time.sleep(action.seconds)
+                    result = None
+                else:
+                    assert isinstance(action, RunBlocking)
+                    result = action.function()
+                action = flow.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            flow.close()
+
+    def _send(self, request: HttpRequest) -> Outcome:
+        start = time.monotonic()
+        try:
+            response = self._http.send(self._build(request, self._http), auth=None)
+        except httpx.HTTPError as exc:
+            return Outcome(error=map_transport_error(exc), elapsed=time.monotonic() - start)
+        return Outcome(response=to_http_response(response), elapsed=time.monotonic() - start)
+
+    def close(self) -> None:
+        """Close the connections this client opened (not those of a client passed in)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> ImageBuilderClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncImageBuilderClient(_BaseClient):
+    """The asyncio twin of :class:`ImageBuilderClient`: same arguments, same methods.
+
+    Safe to share across tasks of one event loop. Cancelling a task that
+    awaits a call leaves the client usable and leaks no connection. Close it
+    with ``await client.aclose()`` or ``async with``.
+
+    Example:
+        >>> import asyncio, sigv4_imagebuilder as sib
+        >>> async def main():
+        ...     async with sib.AsyncImageBuilderClient(
+        ...             region="us-east-1", credentials=sib.Credentials("AKID", "s")) as c:
+        ...         return c.endpoint_url
+        >>> asyncio.run(main())
+        'https://imagebuilder.us-east-1.amazonaws.com'
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        credentials: CredentialsArg = None,
+        endpoint_url: str | None = None,
+        use_fips_endpoint: bool | None = None,
+        use_dualstack_endpoint: bool | None = None,
+        max_attempts: int | None = None,
+        timeout: TimeoutArg = None,
+        http_client: httpx.AsyncClient | None = None,
+        retry_policy: RetryPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ParamValidationError(
+                "http_client", "must be an httpx.AsyncClient", type(http_client).__name__
+            )
+        super().__init__(
+            region=region,
+            credentials=credentials,
+            endpoint_url=endpoint_url,
+            use_fips_endpoint=use_fips_endpoint,
+            use_dualstack_endpoint=use_dualstack_endpoint,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            env=env,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=self._timeout or DEFAULT_TIMEOUT)
+
+    async def cancel_image_creation(
+        self, image_build_version_arn: str, *, client_token: str | None = None
+    ) -> CancelImageCreationResponse:
+        """Cancel the creation of an image; see :meth:`ImageBuilderClient.cancel_image_creation`."""
+        return await self._run(
+            cancel_image_creation_flow(self._ctx, image_build_version_arn, client_token)
+        )
+
+    async def _run(self, flow: Flow[T]) -> T:
+        if self._http.is_closed:
+            flow.close()
+            raise ImageBuilderError("this client is closed")
+        try:
+            action = next(flow)
+            while True:
+                result: Any
+                if isinstance(action, Send):
+                    result = await self._send(action.request)
+                elif isinstance(action, GetCredentials):
+                    result = await self._credentials.aget(self._run)
+                elif isinstance(action, Sleep):
+                    await asyncio.sleep(action.seconds)
+                    result = None
+                else:
+                    assert isinstance(action, RunBlocking)
+                    result = await asyncio.to_thread(action.function)
+                action = flow.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            flow.close()
+
+    async def _send(self, request: HttpRequest) -> Outcome:
+        start = time.monotonic()
+        try:
+            response = await self._http.send(self._build(request, self._http), auth=None)
+        except httpx.HTTPError as exc:
+            return Outcome(error=map_transport_error(exc), elapsed=time.monotonic() - start)
+        return Outcome(response=to_http_response(response), elapsed=time.monotonic() - start)
+
+    async def aclose(self) -> None:
+        """Close the connections this client opened (not those of a client passed in)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncImageBuilderClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,236 @@
+"""Every exception this library raises, under one root.
+
+The tree::
+
+    ImageBuilderError
+    ├── ParamValidationError          (also a ValueError) bad input; nothing was sent
+    ├── ConfigurationError            bad region, endpoint, profile or setting
+    ├── NoCredentialsError            no credential source produced credentials
+    ├── CredentialRetrievalError      a credential source was found but failed
+    ├── ResponseParseError            a 2xx reply we could not read
+    ├── TransportError                the request did not complete on the wire
+    │   ├── ConnectError              could not connect
+    │   ├── ConnectionClosedError     the connection dropped before a full reply
+    │   └── TransportTimeoutError     connect, read, write or pool timeout
+    └── ServiceError                  the service answered with a non-2xx status
+        ├── CallRateLimitExceededException   429
+        ├── ClientException                  400
+        ├── ForbiddenException               403
+        ├── IdempotentParameterMismatchException 400
+        ├── InvalidRequestException          400
+        ├── ResourceInUseException           400
+        ├── ServiceException                 500
+        └── ServiceUnavailableException      503
+
+Foreign exceptions (httpx, json, botocore) are translated at one boundary and
+chained with ``raise ... from``; none escapes a public call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+OPERATION_NAME = "CancelImageCreation"
+
+
+class ImageBuilderError(Exception):
+    """Root of every exception raised by sigv4_imagebuilder.
+
+    ``retry_attempts`` says how many retries were made before this error was
+    raised (0 when the first attempt was final).
+    """
+
+    retry_attempts: int = 0
+
+
+class ParamValidationError(ImageBuilderError, ValueError):
+    """A parameter broke a rule of the service model. Nothing was sent.
+
+    Attributes:
+        param: the parameter's name, as the caller spelt it.
+        rule: the rule that failed, in words.
+    """
+
+    def __init__(self, param: str, rule: str, value: object) -> None:
+        self.param = param
+        self.rule = rule
+        text = repr(value)
+        if len(text) > 200:
+            text = text[:200] + "..."
+        super().__init__(f"Invalid parameter {param}: {rule}; got {text}")
+
+
+class ConfigurationError(ImageBuilderError):
+    """The client's configuration is unusable (region, endpoint, profile, files)."""
+
+
+class NoCredentialsError(ImageBuilderError):
+    """No credential source produced credentials.
+
+    The message lists each source tried and why it was passed over. It never
+    contains a secret.
+    """
+
+
+class CredentialRetrievalError(ImageBuilderError):
+    """A credential source was configured but failed to deliver credentials."""
+
+
+class ResponseParseError(ImageBuilderError):
+    """A successful (2xx) reply whose body is not what the service model says.
+
+    Attributes:
+        status_code: the HTTP status.
+        request_id: the ``x-amzn-RequestId`` header, when there was one.
+        excerpt: the first bytes of the body, decoded leniently.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status_code: int,
+        body: bytes,
+        request_id: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.request_id = request_id
+        excerpt = body[:120].decode("utf-8", errors="replace")
+        if len(body) > 120:
+            excerpt += "..."
+        self.excerpt = excerpt
+        super().__init__(f"{reason} (HTTP {status_code}, body {excerpt!r})")
+
+
+class TransportError(ImageBuilderError):
+    """The request did not complete on the wire.
+
+    The underlying httpx exception is chained as ``__cause__``.
+    """
+
+
+class ConnectError(TransportError):
+    """No connection could be made to the endpoint."""
+
+
+class ConnectionClosedError(TransportError):
+    """The connection closed before a complete reply was read."""
+
+
+class TransportTimeoutError(TransportError):
+    """A connect, read, write or pool timeout expired."""
+
+
+class ServiceError(ImageBuilderError):
+    """The service answered with a non-2xx status.
+
+    Modeled error codes raise a subclass; any other code raises this class
+    with ``code`` set.
+
+    Attributes:
+        code: the error code (``x-amzn-ErrorType`` without its suffix), or the
+            status as a string when the reply carried no code.
+        message: the service's message, or ``""``.
+        status_code: the HTTP status.
+        request_id: the ``x-amzn-RequestId`` header, kept on 5xx replies too.
+        headers: the reply's headers, names in lower case.
+        retry_attempts: how many retries were made before giving up.
+
+    ``e.response`` is shaped like botocore's ``ClientError.response``, so
+    code that migrates from boto3 keeps working::
+
+        except ServiceError as e:
+            e.response["Error"]["Code"]
+    """
+
+    def __init__(
+        self,
+        *,
+        code: str,
+        message: str = "",
+        status_code: int,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry_attempts: int = 0,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.status_code = status_code
+        self.request_id = request_id
+        self.headers: dict[str, str] = dict(headers or {})
+        self.retry_attempts = retry_attempts
+        super().__init__(code, message)
+
+    def __str__(self) -> str:
+        return (
+            f"An error occurred ({self.code}) when calling the "
+            f"{OPERATION_NAME} operation: {self.message}"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, "
+            f"status_code={self.status_code!r}, request_id={self.request_id!r})"
+        )
+
+    @property
+    def response(self) -> dict[str, Any]:
+        """The error in botocore's ``ClientError.response`` shape."""
+        return {
+            "Error": {"Code": self.code, "Message": self.message},
+            "ResponseMetadata": {
+                "RequestId": self.request_id or "",
+                "HTTPStatusCode": self.status_code,
+                "HTTPHeaders": dict(self.headers),
+                "RetryAttempts": self.retry_attempts,
+            },
+        }
+
+
+class CallRateLimitExceededException(ServiceError):
+    """429: the request rate for the EC2 APIs Image Builder calls was exceeded."""
+
+
+class ClientException(ServiceError):
+    """400: a client-side problem, such as a resource that does not exist."""
+
+
+class ForbiddenException(ServiceError):
+    """403: you are not authorized to perform the requested operation."""
+
+
+class IdempotentParameterMismatchException(ServiceError):
+    """400: the client token was reused with different parameters."""
+
+
+class InvalidRequestException(ServiceError):
+    """400: the request is invalid, for example an image in a terminal state."""
+
+
+class ResourceInUseException(ServiceError):
+    """400: the resource is in use or in a state that forbids the operation."""
+
+
+class ServiceException(ServiceError):
+    """500: an internal error in Image Builder. Retrying may succeed."""
+
+
+class ServiceUnavailableException(ServiceError):
+    """503: the service is unable to process the request right now."""
+
+
+#: Modeled error code -> exception class. Unknown codes use ServiceError.
+MODELED_ERRORS: Mapping[str, type[ServiceError]] = {
+    cls.__name__: cls
+    for cls in (
+        CallRateLimitExceededException,
+        ClientException,
+        ForbiddenException,
+        IdempotentParameterMismatchException,
+        InvalidRequestException,
+        ResourceInUseException,
+        ServiceException,
+        ServiceUnavailableException,
+    )
+}

@@ -1,0 +1,180 @@
+"""Retry policy: which failures are retried, how long to wait, and the retry budget.
+
+Nothing here sleeps or reads a clock: the policy computes decisions and
+delays, and only the I/O drivers sleep.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import random
+import threading
+from collections.abc import Callable, Mapping
+
+import attrs
+
+from ._errors import (
+    ImageBuilderError,
+    ServiceError,
+    TransportError,
+    TransportTimeoutError,
+)
+
+THROTTLING_CODES = frozenset(
+    {
+        "CallRateLimitExceededException",
+        "ServiceUnavailableException",
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+    }
+)
+TRANSIENT_STATUS_CODES = frozenset({500, 502, 503, 504})
+
+# Clock skew: a 403 with one of these codes and one of these phrases, or one
+# of the unambiguous skew codes.
+_SIGNATURE_CODES = frozenset({"InvalidSignatureException", "SignatureDoesNotMatch"})
+_SKEW_PHRASES = ("Signature expired", "not yet current")
+_SKEW_CODES = frozenset({"RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture"})
+
+RETRY_COST = 5
+TIMEOUT_RETRY_COST = 10
+NO_RETRY_INCREMENT = 1
+
+
+def classify(error: ImageBuilderError) -> str | None:
+    """Say why ``error`` may be retried: ``"throttling"``, ``"timeout"``,
+    ``"transient"``; or ``None`` when it must not be retried.
+    """
+    if isinstance(error, TransportTimeoutError):
+        return "timeout"
+    if isinstance(error, TransportError):
+        return "transient"
+    if isinstance(error, ServiceError):
+        if error.status_code == 429 or error.code in THROTTLING_CODES:
+            return "throttling"
+        if error.status_code in TRANSIENT_STATUS_CODES:
+            return "transient"
+    return None
+
+
+def is_clock_skew_error(error: ImageBuilderError) -> bool:
+    """True when the service rejected the request because our clock is off."""
+    if not isinstance(error, ServiceError):
+        return False
+    if error.code in _SKEW_CODES:
+        return True
+    return (
+        error.status_code == 403
+        and error.code in _SIGNATURE_CODES
+        and any(phrase in error.message for phrase in _SKEW_PHRASES)
+    )
+
+
+def server_time(headers: Mapping[str, str]) -> datetime.datetime | None:
+    """Return the time in a reply's ``Date`` header (UTC), or None if absent or unreadable."""
+    value = headers.get("date")
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        try:
+            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.astimezone(datetime.timezone.utc)
+
+
+def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("x-amz-retry-after")
+    if value is None:
+        return None
+    try:
+        millis = int(value.strip())
+    except ValueError:
+        return None
+    return max(millis, 0) / 1000.0
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How retries wait. Full-jitter exponential backoff, as the AWS SDKs' standard mode.
+
+    The delay before retry ``n`` (1-based) is
+    ``random() * min(max_backoff, base * 2 ** (n - 1))`` with ``base`` being
+    ``throttling_base_delay`` for throttling errors and ``base_delay`` otherwise.
+    An ``x-amz-retry-after`` header (milliseconds) is honoured, capped at the
+    computed delay plus ``max_retry_after_extra``.
+
+    Args:
+        base_delay: base for transient errors, seconds.
+        throttling_base_delay: base for throttling errors, seconds.
+        max_backoff: cap of the exponential term, seconds.
+        max_retry_after_extra: how far ``x-amz-retry-after`` may exceed the computed delay.
+        budget: capacity of the client's retry token bucket.
+        random: the jitter source, returning floats in [0, 1); inject it for exact tests.
+
+    Example:
+        >>> RetryPolicy(random=lambda: 0.5).delay(1, "throttling", {})
+        0.5
+    """
+
+    base_delay: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
+    throttling_base_delay: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+    max_backoff: float = attrs.field(default=20.0, validator=attrs.validators.ge(0))
+    max_retry_after_extra: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
+    budget: int = attrs.field(default=500, validator=attrs.validators.ge(0))
+    random: Callable[[], float] = attrs.field(default=random.random, repr=False)
+
+    def delay(self, retry_number: int, reason: str, headers: Mapping[str, str]) -> float:
+        """Seconds to wait before retry ``retry_number`` (1 for the first retry)."""
+        base = self.throttling_base_delay if reason == "throttling" else self.base_delay
+        computed = self.random() * min(self.max_backoff, base * 2 ** (retry_number - 1))
+        retry_after = _retry_after_seconds(headers)
+        if retry_after is not None:
+            return float(min(retry_after, computed + self.max_retry_after_extra))
+        return float(computed)
+
+
+class RetryQuota:
+    """A client's retry budget: a token bucket shared by all its calls, thread-safe.
+
+    A retry costs ``RETRY_COST`` (``TIMEOUT_RETRY_COST`` after a timeout); a
+    success returns what its retries cost, or adds 1 if it needed none. With
+    the bucket empty, errors are raised without retrying, so a fleet of
+    clients does not hammer a service that is down.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._available = capacity
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> int:
+        """Tokens left in the bucket."""
+        return self._available
+
+    def acquire(self, reason: str) -> int:
+        """Take the cost of one retry; return it, or 0 if the bucket cannot pay."""
+        cost = TIMEOUT_RETRY_COST if reason == "timeout" else RETRY_COST
+        with self._lock:
+            if cost > self._available:
+                return 0
+            self._available -= cost
+            return cost
+
+    def release(self, spent: int) -> None:
+        """Credit a successful call: refund ``spent``, or add 1 when it was 0."""
+        with self._lock:
+            self._available = min(self.capacity, self._available + (spent or NO_RETRY_INCREMENT))

@@ -1,0 +1,129 @@
+"""The ``fixtures/`` file format: one JSON file per recorded exchange.
+
+::
+
+    {"description": "...",
+     "request": {"method": "PUT", "path": "/CancelImageCreation",
+                 "json": {"imageBuildVersionArn": "...", "clientToken": "..."}},
+     "response": {"status": 200, "headers": {...}, "json": {...}}}
+
+A response may carry ``"body": "raw text"`` instead of ``"json"``; a retry
+scenario has ``"responses": [...]``, one per attempt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+
+class FixtureError(ValueError):
+    """A fixture file is not in the expected format."""
+
+
+@attrs.frozen(kw_only=True)
+class FixtureResponse:
+    """One recorded reply."""
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(hash=False)
+    body: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        """The reply in the file format (``json`` when the body is JSON, else ``body``)."""
+        out: dict[str, Any] = {"status": self.status, "headers": dict(self.headers)}
+        try:
+            out["json"] = json.loads(self.body) if self.body else None
+        except ValueError:
+            out["body"] = self.body.decode("utf-8", errors="replace")
+        if out.get("json", 0) is None:
+            del out["json"]
+            out["body"] = ""
+        return out
+
+
+@attrs.frozen(kw_only=True)
+class Fixture:
+    """A recorded call: what was asked and each attempt's reply."""
+
+    name: str
+    description: str
+    request: Mapping[str, Any] = attrs.field(hash=False)
+    responses: tuple[FixtureResponse, ...]
+
+    @property
+    def expected_body(self) -> Mapping[str, Any]:
+        """The request's JSON body as recorded."""
+        body = self.request.get("json", {})
+        return body if isinstance(body, dict) else {}
+
+    def to_json(self) -> dict[str, Any]:
+        """The fixture in the file format."""
+        out: dict[str, Any] = {"description": self.description, "request": dict(self.request)}
+        if len(self.responses) == 1:
+            out["response"] = self.responses[0].to_json()
+        else:
+            out["responses"] = [r.to_json() for r in self.responses]
+        return out
+
+
+def _response(data: Any, where: str) -> FixtureResponse:
+    if not isinstance(data, dict) or not isinstance(data.get("status"), int):
+        raise FixtureError(f"{where}: a response needs an integer 'status'")
+    headers = data.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise FixtureError(f"{where}: 'headers' must be an object")
+    if "json" in data:
+        body = json.dumps(data["json"]).encode()
+    else:
+        raw = data.get("body", "")
+        if not isinstance(raw, str):
+            raise FixtureError(f"{where}: 'body' must be a string")
+        body = raw.encode()
+    return FixtureResponse(
+        status=data["status"], headers={str(k): str(v) for k, v in headers.items()}, body=body
+    )
+
+
+def load_fixture(path: str | Path) -> Fixture:
+    """Read one fixture file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FixtureError(f"{path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise FixtureError(f"{path}: expected a JSON object")
+    if "responses" in data:
+        raw = data["responses"]
+        if not isinstance(raw, list) or not raw:
+            raise FixtureError(f"{path}: 'responses' must be a non-empty list")
+        responses = tuple(_response(r, f"{path} responses[{i}]") for i, r in enumerate(raw))
+    elif "response" in data:
+        responses = (_response(data["response"], str(path)),)
+    else:
+        raise FixtureError(f"{path}: needs 'response' or 'responses'")
+    request = data.get("request") or {}
+    if not isinstance(request, dict):
+        raise FixtureError(f"{path}: 'request' must be an object")
+    return Fixture(
+        name=path.stem,
+        description=str(data.get("description", "")),
+        request=request,
+        responses=responses,
+    )
+
+
+def load_fixtures(path: str | Path) -> list[Fixture]:
+    """Read a fixture file, or every ``*.json`` in a directory in name order."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.json"))
+        if not files:
+            raise FixtureError(f"{path}: no *.json fixtures")
+        return [load_fixture(f) for f in files]
+    return [load_fixture(path)]

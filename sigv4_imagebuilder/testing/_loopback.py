@@ -1,0 +1,160 @@
+"""A tiny HTTP/1.1 server on 127.0.0.1 in a background thread, for tests.
+
+A handler function receives each request as plain data and returns a
+:class:`Reply`, which can also misbehave on purpose: drop the connection,
+truncate the body, or answer late.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class ReceivedRequest:
+    """A request as the server read it off the socket."""
+
+    method: str
+    path: str
+    query: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case), or None."""
+        lname = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lname), None)
+
+
+@attrs.frozen(kw_only=True)
+class Reply:
+    """What the server answers; the flags make it misbehave on purpose.
+
+    Attributes:
+        drop: read the request, then close the connection without a reply.
+        truncate_to: announce the full Content-Length but send only this many bytes.
+        delay: seconds to wait before replying.
+    """
+
+    status: int = 200
+    headers: Sequence[tuple[str, str]] = ()
+    body: bytes = b""
+    drop: bool = False
+    truncate_to: int | None = None
+    delay: float = 0.0
+
+
+Handler = Callable[[ReceivedRequest], Reply]
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet: tests and the demo print what matters themselves
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        request = ReceivedRequest(
+            method=self.command,
+            path=parts.path,
+            query=parts.query,
+            headers=tuple(self.headers.items()),
+            body=body,
+        )
+        reply = self.server.handler(request)
+        if reply.delay and self.server.stopping.wait(reply.delay):
+            self.close_connection = True
+            return
+        if reply.drop:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.send_response(reply.status)
+        names = {k.lower() for k, _ in reply.headers}
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        if "content-length" not in names:
+            self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if reply.truncate_to is not None:
+            self.wfile.write(reply.body[: reply.truncate_to])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.wfile.write(reply.body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = _handle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, handler: Handler) -> None:
+        self.handler = handler
+        self.stopping = threading.Event()
+        super().__init__(("127.0.0.1", port), _RequestHandler)
+
+
+class LoopbackServer:
+    """Serve ``handler`` on 127.0.0.1 (a free port by default) until stopped.
+
+    Example:
+        >>> with LoopbackServer(lambda request: Reply(body=b"hi")) as server:
+        ...     server.endpoint_url.startswith("http://127.0.0.1:")
+        True
+    """
+
+    def __init__(self, handler: Handler, *, port: int = 0) -> None:
+        self._server = _Server(port, handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._started = False
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        return int(self._server.server_address[1])
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start serving in a daemon thread."""
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._server.stopping.set()
+        if self._started:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()
+
+    def __enter__(self) -> LoopbackServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,80 @@
+"""SigV4 through botocore with the clock passed in."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from conftest import ARN, TOKEN
+
+import sigv4_imagebuilder as sib
+from sigv4_imagebuilder._http import HttpRequest
+from sigv4_imagebuilder._protocol import build_request, serialize_body
+from sigv4_imagebuilder._signing import sign, signing_key
+
+WHEN = datetime.datetime(2015, 8, 30, 12, 36, 0, tzinfo=datetime.timezone.utc)
+AWS_EXAMPLE = sib.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+
+
+def test_aws_sigv4_test_suite_get_vanilla() -> None:
+    # The "get-vanilla" case of AWS's published SigV4 test suite.
+    request = HttpRequest(
+        method="GET",
+        url="https://example.amazonaws.com/",
+        headers=(("Host", "example.amazonaws.com"),),
+        body=b"",
+    )
+    signed = sign(request, AWS_EXAMPLE, region="us-east-1", service="service", now=WHEN)
+    assert signed.header("Authorization") == (
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+        "SignedHeaders=host;x-amz-date, "
+        "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+    )
+    assert signed.header("X-Amz-Date") == "20150830T123600Z"
+
+
+def test_same_signature_as_botocores_own_add_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials as BotoCredentials
+
+    creds = sib.Credentials("AKIDEXAMPLE", "secret/key", session_token="tok")
+    unsigned = build_request(
+        "https://imagebuilder.us-west-2.amazonaws.com", serialize_body(ARN, TOKEN)
+    )
+    ours = sign(unsigned, creds, region="us-west-2", now=WHEN)
+
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: WHEN.replace(tzinfo=None))
+    reference = AWSRequest(
+        method="PUT",
+        url=unsigned.url,
+        data=unsigned.body,
+        headers={"Content-Type": "application/json"},
+    )
+    botocore.auth.SigV4Auth(
+        BotoCredentials("AKIDEXAMPLE", "secret/key", "tok"), "imagebuilder", "us-west-2"
+    ).add_auth(reference)
+    assert ours.header("Authorization") == reference.headers["Authorization"]
+    assert ours.header("X-Amz-Security-Token") == "tok"
+    assert "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token," in ours.header(
+        "Authorization"
+    )
+
+
+def test_naive_and_aware_times_sign_alike_and_the_key_is_cached() -> None:
+    unsigned = build_request("https://imagebuilder.us-east-1.amazonaws.com", b"{}")
+    a = sign(unsigned, AWS_EXAMPLE, region="us-east-1", now=WHEN)
+    b = sign(unsigned, AWS_EXAMPLE, region="us-east-1", now=WHEN.replace(tzinfo=None))
+    assert a == b
+    key = signing_key(AWS_EXAMPLE.secret_access_key, "20150830", "us-east-1", "imagebuilder")
+    assert (
+        signing_key(AWS_EXAMPLE.secret_access_key, "20150830", "us-east-1", "imagebuilder") is key
+    )
+
+
+def test_signing_key_cache_is_bounded() -> None:
+    from sigv4_imagebuilder import _signing
+
+    for day in range(1, 40):
+        signing_key("s", f"201501{day:02d}", "r", "svc")
+    assert len(_signing._key_cache) <= _signing._KEY_CACHE_SIZE
