@@ -80,8 +80,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self.send_response(reply.status)
+        self.send_response_only(reply.status)
         names = {k.lower() for k, _ in reply.headers}
+        if "date" not in names:  # a reply may bring its own clock
+            self.send_header("Date", self.date_time_string())
         for name, value in reply.headers:
             self.send_header(name, value)
         if "content-length" not in names:

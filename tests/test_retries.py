@@ -1,0 +1,297 @@
+"""The retry policy and the flow's decisions, with no I/O and no sleeping."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterator
+
+import pytest
+from conftest import ARN, PLAIN_CREDS
+
+import sigv4_imagebuilder as sib
+from sigv4_imagebuilder._flow import (
+    CallContext,
+    GetCredentials,
+    Outcome,
+    Send,
+    Sleep,
+    cancel_image_creation_flow,
+)
+from sigv4_imagebuilder._http import HttpResponse
+from sigv4_imagebuilder._retries import RetryQuota, classify, is_clock_skew_error, server_time
+
+
+def _err(status: int, code: str, message: str = "") -> sib.ServiceError:
+    return sib.ServiceError(code=code, message=message, status_code=status)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (sib.TransportTimeoutError("t"), "timeout"),
+        (sib.ConnectError("c"), "transient"),
+        (sib.ConnectionClosedError("c"), "transient"),
+        (_err(500, "ServiceException"), "transient"),
+        (_err(502, "502"), "transient"),
+        (_err(503, "ServiceUnavailableException"), "throttling"),
+        (_err(504, "504"), "transient"),
+        (_err(429, "CallRateLimitExceededException"), "throttling"),
+        (_err(429, "Whatever"), "throttling"),
+        (_err(400, "ThrottlingException"), "throttling"),
+        (_err(400, "RequestLimitExceeded"), "throttling"),
+        (_err(400, "PriorRequestNotComplete"), "throttling"),
+        (_err(400, "ResourceInUseException"), None),
+        (_err(400, "InvalidRequestException"), None),
+        (_err(403, "ForbiddenException"), None),
+        (_err(501, "501"), None),
+        (sib.ResponseParseError("x", status_code=200, body=b""), None),
+    ],
+)
+def test_classify(error: sib.ImageBuilderError, reason: str | None) -> None:
+    assert classify(error) == reason
+
+
+@pytest.mark.parametrize(
+    ("error", "skew"),
+    [
+        (
+            _err(
+                403,
+                "InvalidSignatureException",
+                "Signature expired: 20260101T000000Z is now earlier than ...",
+            ),
+            True,
+        ),
+        (_err(403, "SignatureDoesNotMatch", "Signature not yet current: ..."), True),
+        (
+            _err(
+                403,
+                "InvalidSignatureException",
+                "The request signature we calculated does not match",
+            ),
+            False,
+        ),
+        (_err(400, "InvalidSignatureException", "Signature expired"), False),
+        (_err(403, "RequestTimeTooSkewed"), True),
+        (_err(400, "RequestExpired"), True),
+        (_err(403, "RequestInTheFuture"), True),
+        (sib.ConnectError("x"), False),
+    ],
+)
+def test_is_clock_skew_error(error: sib.ImageBuilderError, skew: bool) -> None:
+    assert is_clock_skew_error(error) is skew
+
+
+def test_server_time_formats() -> None:
+    utc = datetime.timezone.utc
+    assert server_time({"date": "Fri, 27 Nov 2026 10:33:00 GMT"}) == datetime.datetime(
+        2026, 11, 27, 10, 33, tzinfo=utc
+    )
+    assert server_time({"date": "2026-11-27T10:33:00Z"}) == datetime.datetime(
+        2026, 11, 27, 10, 33, tzinfo=utc
+    )
+    assert server_time({"date": "2026-11-27T10:33:00"}) == datetime.datetime(
+        2026, 11, 27, 10, 33, tzinfo=utc
+    )
+    assert server_time({"date": "garbage"}) is None
+    assert server_time({}) is None
+
+
+def test_full_jitter_backoff_and_retry_after() -> None:
+    policy = sib.RetryPolicy(random=lambda: 0.5)
+    assert policy.delay(1, "transient", {}) == pytest.approx(0.025)
+    assert policy.delay(3, "transient", {}) == pytest.approx(0.1)
+    assert policy.delay(1, "throttling", {}) == pytest.approx(0.5)
+    assert policy.delay(4, "throttling", {}) == pytest.approx(4.0)
+    assert policy.delay(10, "throttling", {}) == pytest.approx(10.0)  # 0.5 * cap 20
+    assert policy.delay(1, "throttling", {"x-amz-retry-after": "1500"}) == pytest.approx(1.5)
+    # Capped at computed (0.5) + 5 s.
+    assert policy.delay(1, "throttling", {"x-amz-retry-after": "60000"}) == pytest.approx(5.5)
+    assert policy.delay(1, "throttling", {"x-amz-retry-after": "soon"}) == pytest.approx(0.5)
+    assert policy.delay(1, "throttling", {"x-amz-retry-after": "-5"}) == 0.0
+    with pytest.raises(ValueError):
+        sib.RetryPolicy(base_delay=-1)
+
+
+def test_quota_costs_refunds_and_exhaustion() -> None:
+    quota = RetryQuota(12)
+    assert quota.acquire("transient") == 5
+    assert quota.acquire("timeout") == 0  # 7 left, a timeout retry costs 10
+    assert quota.acquire("throttling") == 5
+    assert quota.available == 2
+    quota.release(10)
+    assert quota.available == 12
+    quota.release(0)
+    assert quota.available == 12  # capped at capacity
+    quota = RetryQuota(500)
+    quota.acquire("transient")
+    quota.release(0)
+    assert quota.available == 496
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime.datetime(2026, 11, 27, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+    def __call__(self) -> datetime.datetime:
+        return self.now
+
+
+def _drive(
+    ctx: CallContext, replies: list[HttpResponse | sib.TransportError], clock: FakeClock
+) -> tuple[object, list[object]]:
+    """Drive the flow by hand; return (result or exception, actions seen)."""
+    flow = cancel_image_creation_flow(ctx, ARN, None)
+    actions: list[object] = []
+    pending: Iterator[HttpResponse | sib.TransportError] = iter(replies)
+    value: object = None
+    try:
+        action = next(flow)
+        while True:
+            actions.append(action)
+            if isinstance(action, GetCredentials):
+                value = PLAIN_CREDS
+            elif isinstance(action, Send):
+                reply = next(pending)
+                value = (
+                    Outcome(response=reply)
+                    if isinstance(reply, HttpResponse)
+                    else Outcome(error=reply)
+                )
+                clock.now += datetime.timedelta(seconds=2)
+            else:
+                assert isinstance(action, Sleep)
+                value = None
+            action = flow.send(value)
+    except StopIteration as stop:
+        return stop.value, actions
+    except sib.ImageBuilderError as exc:
+        return exc, actions
+
+
+def _ok() -> HttpResponse:
+    return HttpResponse(status_code=200, headers={"x-amzn-requestid": "ok"}, body=b"{}")
+
+
+def _status(status: int, code: str = "", **extra: str) -> HttpResponse:
+    headers = {"x-amzn-errortype": code} if code else {}
+    return HttpResponse(status_code=status, headers={**headers, **extra}, body=b'{"message": "m"}')
+
+
+def test_flow_same_token_fresh_signature_and_attempt_headers() -> None:
+    clock = FakeClock()
+    ctx = CallContext(
+        region="us-east-1",
+        endpoint_url="https://x",
+        max_attempts=3,
+        policy=sib.RetryPolicy(random=lambda: 0.5),
+        clock=clock,
+    )
+    result, actions = _drive(
+        ctx,
+        [sib.ConnectionClosedError("lost"), _status(503, "ServiceUnavailableException"), _ok()],
+        clock,
+    )
+    assert isinstance(result, sib.CancelImageCreationResponse)
+    assert result.metadata.retry_attempts == 2
+    sends = [a.request for a in actions if isinstance(a, Send)]
+    sleeps = [a.seconds for a in actions if isinstance(a, Sleep)]
+    assert sleeps == [
+        pytest.approx(0.025),
+        pytest.approx(1.0),
+    ]  # transient base 50 ms, then throttling base 1 s
+    assert len({json.loads(r.body)["clientToken"] for r in sends}) == 1
+    assert len({r.header("X-Amz-Date") for r in sends}) == 3
+    assert len({r.header("Authorization") for r in sends}) == 3
+    assert [r.header("amz-sdk-request") for r in sends] == [
+        "attempt=1; max=3",
+        "attempt=2; max=3",
+        "attempt=3; max=3",
+    ]
+    assert len({r.header("amz-sdk-invocation-id") for r in sends}) == 1
+    assert ctx.quota.available == 500  # refunded
+
+
+def test_flow_gives_up_after_max_attempts_with_the_last_error() -> None:
+    clock = FakeClock()
+    ctx = CallContext(
+        region="us-east-1",
+        endpoint_url="https://x",
+        max_attempts=2,
+        clock=clock,
+        policy=sib.RetryPolicy(random=lambda: 0.0),
+    )
+    error, actions = _drive(ctx, [_status(500, "ServiceException"), _status(502)], clock)
+    assert isinstance(error, sib.ServiceError) and error.code == "502"
+    assert error.retry_attempts == 1
+    assert error.response["ResponseMetadata"]["RetryAttempts"] == 1
+    assert ctx.quota.available == 495
+
+
+def test_flow_never_retries_other_client_errors() -> None:
+    clock = FakeClock()
+    ctx = CallContext(region="us-east-1", endpoint_url="https://x", max_attempts=5, clock=clock)
+    error, actions = _drive(ctx, [_status(400, "ResourceInUseException")], clock)
+    assert isinstance(error, sib.ResourceInUseException) and error.retry_attempts == 0
+    assert sum(isinstance(a, Send) for a in actions) == 1
+
+
+def test_flow_with_an_empty_budget_raises_without_waiting() -> None:
+    clock = FakeClock()
+    ctx = CallContext(
+        region="us-east-1",
+        endpoint_url="https://x",
+        max_attempts=5,
+        clock=clock,
+        policy=sib.RetryPolicy(budget=5),
+    )
+    error, actions = _drive(ctx, [_status(500), _status(500)], clock)
+    assert isinstance(error, sib.ServiceError) and error.retry_attempts == 1
+    assert sum(isinstance(a, Sleep) for a in actions) == 1
+    error, actions = _drive(ctx, [sib.TransportTimeoutError("slow")], clock)
+    assert isinstance(error, sib.TransportTimeoutError)
+    assert not any(isinstance(a, Sleep) for a in actions)
+
+
+def test_flow_corrects_clock_skew_once_outside_the_budget() -> None:
+    clock = FakeClock()
+    ctx = CallContext(region="us-east-1", endpoint_url="https://x", max_attempts=1, clock=clock)
+    ahead = clock.now + datetime.timedelta(minutes=47)
+    expired = HttpResponse(
+        status_code=403,
+        headers={
+            "x-amzn-errortype": "InvalidSignatureException",
+            "date": ahead.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        },
+        body=b'{"message": "Signature expired: 20261127T120000Z is now earlier than 20261127T124200Z"}',
+    )
+    result, actions = _drive(ctx, [expired, _ok()], clock)
+    assert isinstance(result, sib.CancelImageCreationResponse)
+    assert result.metadata.retry_attempts == 1
+    sends = [a.request for a in actions if isinstance(a, Send)]
+    assert sends[1].header("X-Amz-Date") == "20261127T124700Z"
+    assert ctx.quota.available == 500
+    # A second skew error in the same call is not corrected again.
+    error, _ = _drive(ctx, [expired, expired], clock)
+    assert isinstance(error, sib.ServiceError) and error.code == "InvalidSignatureException"
+    # Without a Date header there is nothing to correct by.
+    no_date = HttpResponse(
+        status_code=403, headers={"x-amzn-errortype": "RequestExpired"}, body=b"{}"
+    )
+    error, actions = _drive(ctx, [no_date], clock)
+    assert isinstance(error, sib.ServiceError) and sum(isinstance(a, Send) for a in actions) == 1
+
+
+def test_flow_parse_error_carries_retry_attempts() -> None:
+    clock = FakeClock()
+    ctx = CallContext(
+        region="us-east-1",
+        endpoint_url="https://x",
+        max_attempts=3,
+        clock=clock,
+        policy=sib.RetryPolicy(random=lambda: 0.0),
+    )
+    bad = HttpResponse(status_code=200, headers={}, body=b"[]")
+    error, _ = _drive(ctx, [_status(503), bad], clock)
+    assert isinstance(error, sib.ResponseParseError) and error.retry_attempts == 1
