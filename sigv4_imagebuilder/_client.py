@@ -38,7 +38,7 @@ from ._flow import (
     Sleep,
     cancel_image_creation_flow,
 )
-from ._http import HttpRequest, HttpResponse
+from ._http import HttpResponse
 from ._models import CancelImageCreationResponse
 from ._retries import RetryPolicy
 
@@ -99,6 +99,7 @@ class _BaseClient:
         timeout: TimeoutArg,
         retry_policy: RetryPolicy | None,
         env: Mapping[str, str] | None,
+        profile: str | None,
     ) -> None:
         environ = os.environ if env is None else env
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
@@ -107,6 +108,7 @@ class _BaseClient:
         config = resolve_config(
             env=environ,
             region=region,
+            profile=profile,
             endpoint_url=endpoint_url,
             use_fips_endpoint=use_fips_endpoint,
             use_dualstack_endpoint=use_dualstack_endpoint,
@@ -120,7 +122,7 @@ class _BaseClient:
         )
         self._credentials: CredentialResolver = resolver_for(
             credentials,
-            lambda: default_resolver(environ),
+            lambda: default_resolver(config, environ),
         )
         self._request_timeout: Any = (
             self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
@@ -147,13 +149,14 @@ class _BaseClient:
             f"endpoint_url={self.endpoint_url!r}, max_attempts={self.max_attempts})"
         )
 
-    def _build(self, request: HttpRequest, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+    def _build(self, action: Send, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        request = action.request
         return http.build_request(
             request.method,
             request.url,
             headers=request.headers,
             content=request.body,
-            timeout=self._request_timeout,
+            timeout=self._request_timeout if action.timeout is None else action.timeout,
         )
 
 
@@ -177,6 +180,7 @@ class ImageBuilderClient(_BaseClient):
         http_client: an ``httpx.Client`` to send with, used as given and never closed.
         retry_policy: backoff and retry-budget settings.
         env: the environment to read settings from; default ``os.environ``.
+        profile: the shared-config profile; default ``AWS_PROFILE`` or ``default``.
 
     Raises:
         ConfigurationError: no usable region, a bad endpoint or setting.
@@ -203,6 +207,7 @@ class ImageBuilderClient(_BaseClient):
         http_client: httpx.Client | None = None,
         retry_policy: RetryPolicy | None = None,
         env: Mapping[str, str] | None = None,
+        profile: str | None = None,
     ) -> None:
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise ParamValidationError(
@@ -218,6 +223,7 @@ class ImageBuilderClient(_BaseClient):
             timeout=timeout,
             retry_policy=retry_policy,
             env=env,
+            profile=profile,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self._timeout or DEFAULT_TIMEOUT)
@@ -259,7 +265,7 @@ class ImageBuilderClient(_BaseClient):
             while True:
                 result: Any
                 if isinstance(action, Send):
-                    result = self._send(action.request)
+                    result = self._send(action)
                 elif isinstance(action, GetCredentials):
                     result = self._credentials.get(self._run)
                 elif isinstance(action, Sleep):
@@ -267,17 +273,21 @@ class ImageBuilderClient(_BaseClient):
                     result = None
                 else:
                     assert isinstance(action, RunBlocking)
-                    result = action.function()
+                    try:
+                        result = action.function()
+                    except Exception as exc:  # the flow decides what a failure means
+                        action = flow.throw(exc)
+                        continue
                 action = flow.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         finally:
             flow.close()
 
-    def _send(self, request: HttpRequest) -> Outcome:
+    def _send(self, action: Send) -> Outcome:
         start = time.monotonic()
         try:
-            response = self._http.send(self._build(request, self._http), auth=None)
+            response = self._http.send(self._build(action, self._http), auth=None)
         except httpx.HTTPError as exc:
             return Outcome(error=map_transport_error(exc), elapsed=time.monotonic() - start)
         return Outcome(response=to_http_response(response), elapsed=time.monotonic() - start)
@@ -329,6 +339,7 @@ class AsyncImageBuilderClient(_BaseClient):
         http_client: httpx.AsyncClient | None = None,
         retry_policy: RetryPolicy | None = None,
         env: Mapping[str, str] | None = None,
+        profile: str | None = None,
     ) -> None:
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ParamValidationError(
@@ -344,6 +355,7 @@ class AsyncImageBuilderClient(_BaseClient):
             timeout=timeout,
             retry_policy=retry_policy,
             env=env,
+            profile=profile,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self._timeout or DEFAULT_TIMEOUT)
@@ -365,7 +377,7 @@ class AsyncImageBuilderClient(_BaseClient):
             while True:
                 result: Any
                 if isinstance(action, Send):
-                    result = await self._send(action.request)
+                    result = await self._send(action)
                 elif isinstance(action, GetCredentials):
                     result = await self._credentials.aget(self._run)
                 elif isinstance(action, Sleep):
@@ -373,17 +385,21 @@ class AsyncImageBuilderClient(_BaseClient):
                     result = None
                 else:
                     assert isinstance(action, RunBlocking)
-                    result = await asyncio.to_thread(action.function)
+                    try:
+                        result = await asyncio.to_thread(action.function)
+                    except Exception as exc:  # the flow decides what a failure means
+                        action = flow.throw(exc)
+                        continue
                 action = flow.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         finally:
             flow.close()
 
-    async def _send(self, request: HttpRequest) -> Outcome:
+    async def _send(self, action: Send) -> Outcome:
         start = time.monotonic()
         try:
-            response = await self._http.send(self._build(request, self._http), auth=None)
+            response = await self._http.send(self._build(action, self._http), auth=None)
         except httpx.HTTPError as exc:
             return Outcome(error=map_transport_error(exc), elapsed=time.monotonic() - start)
         return Outcome(response=to_http_response(response), elapsed=time.monotonic() - start)

@@ -39,9 +39,14 @@ T = TypeVar("T")
 
 @attrs.frozen
 class Send:
-    """Send ``request``; answer with an :class:`Outcome`."""
+    """Send ``request``; answer with an :class:`Outcome`.
+
+    ``timeout`` (seconds, for every phase) overrides the client's; the
+    credential sources use it to keep metadata look-ups short.
+    """
 
     request: HttpRequest
+    timeout: float | None = None
 
 
 @attrs.frozen
@@ -58,7 +63,8 @@ class GetCredentials:
 
 @attrs.frozen
 class RunBlocking:
-    """Call ``function()``; answer with its result (the async driver uses a thread)."""
+    """Call ``function()``; answer with its result, or throw its exception into
+    the flow. The async driver runs it in a worker thread."""
 
     function: Callable[[], Any]
 

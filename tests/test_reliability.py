@@ -280,7 +280,7 @@ def test_debug_log_and_errors_never_show_secrets(caplog: pytest.LogCaptureFixtur
         "exhausted": Script(lambda r: error(500, "ServiceException")),
         "transport": Script(lambda r: Reply(drop=True)),
     }
-    for name, script in scripts.items():
+    for script in scripts.values():
 
         def recording(request: ReceivedRequest, script: Script = script) -> Reply:
             remember(request)

@@ -225,6 +225,7 @@ def test_flow_gives_up_after_max_attempts_with_the_last_error() -> None:
     error, actions = _drive(ctx, [_status(500, "ServiceException"), _status(502)], clock)
     assert isinstance(error, sib.ServiceError) and error.code == "502"
     assert error.retry_attempts == 1
+    assert sum(isinstance(a, Send) for a in actions) == 2
     assert error.response["ResponseMetadata"]["RetryAttempts"] == 1
     assert ctx.quota.available == 495
 
