@@ -18,7 +18,11 @@ header_names = st.sampled_from(
 )
 header_values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda children: (
         st.lists(children, max_size=3)
         | st.dictionaries(

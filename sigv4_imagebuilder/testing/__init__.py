@@ -1,5 +1,10 @@
 """Test tools for code that uses sigv4_imagebuilder: no AWS account needed.
 
+- :class:`LocalImageBuilder`: a SigV4-checking stand-in for the service on 127.0.0.1.
+- :func:`record`: capture real exchanges as scrubbed fixture files.
+- pytest fixtures ``local_imagebuilder``, ``local_imagebuilder_client`` and
+  ``imagebuilder_replay`` (registered automatically).
+
 - :class:`LoopbackServer`, :class:`Reply`, :class:`ReceivedRequest`: a tiny
   scriptable HTTP server on 127.0.0.1.
 - :func:`verify_signature`: an independent SigV4 check.
@@ -9,23 +14,31 @@
 from __future__ import annotations
 
 from ._fixtures import Fixture, FixtureError, FixtureResponse, load_fixture, load_fixtures
+from ._local import DEFAULT_CREDENTIALS, NON_TERMINAL, TERMINAL, LocalImageBuilder
 from ._loopback import LoopbackServer, ReceivedRequest, Reply
+from ._record import Recording, record
 from ._replay import Replay, ReplayMismatch, replay
 from ._sigv4 import SignatureProblem
 from ._sigv4 import verify as verify_signature
 
 __all__ = [
+    "DEFAULT_CREDENTIALS",
+    "NON_TERMINAL",
+    "TERMINAL",
     "Fixture",
     "FixtureError",
     "FixtureResponse",
+    "LocalImageBuilder",
     "LoopbackServer",
     "ReceivedRequest",
+    "Recording",
     "Replay",
     "ReplayMismatch",
     "Reply",
     "SignatureProblem",
     "load_fixture",
     "load_fixtures",
+    "record",
     "replay",
     "verify_signature",
 ]

@@ -74,7 +74,7 @@ class Fixture:
 def _response(data: Any, where: str) -> FixtureResponse:
     if not isinstance(data, dict) or not isinstance(data.get("status"), int):
         raise FixtureError(f"{where}: a response needs an integer 'status'")
-    headers = data.get("headers") or {}
+    headers = data.get("headers", {})
     if not isinstance(headers, dict):
         raise FixtureError(f"{where}: 'headers' must be an object")
     if "json" in data:
@@ -107,7 +107,7 @@ def load_fixture(path: str | Path) -> Fixture:
         responses = (_response(data["response"], str(path)),)
     else:
         raise FixtureError(f"{path}: needs 'response' or 'responses'")
-    request = data.get("request") or {}
+    request = data.get("request", {})
     if not isinstance(request, dict):
         raise FixtureError(f"{path}: 'request' must be an object")
     return Fixture(

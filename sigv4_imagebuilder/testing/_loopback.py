@@ -119,15 +119,16 @@ class LoopbackServer:
     """
 
     def __init__(self, handler: Handler, *, port: int = 0) -> None:
-        self._server = _Server(port, handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._started = False
+        self._handler = handler
+        self._requested_port = port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
-        """The TCP port the server listens on."""
+        """The TCP port the server listens on (known once started)."""
+        if self._server is None:
+            raise RuntimeError("the server is not started")
         return int(self._server.server_address[1])
 
     @property
@@ -136,18 +137,23 @@ class LoopbackServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start serving in a daemon thread."""
-        if not self._started:
-            self._started = True
+        """Bind the port and start serving in a daemon thread."""
+        if self._server is None:
+            self._server = _Server(self._requested_port, self._handler)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:
         """Stop serving and release the port."""
-        self._server.stopping.set()
-        if self._started:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.stopping.set()
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
 
     def __enter__(self) -> LoopbackServer:
         self.start()
