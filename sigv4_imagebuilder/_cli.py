@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--image-build-version-arn", required=True, metavar="ARN",
                         help="the ARN of the image build version to cancel")  # fmt: skip
     cancel.add_argument("--client-token", metavar="TOKEN",
-                        help="idempotency token, 1-64 characters; generated if omitted")  # fmt: skip
+                        help="idempotency token, 1-64 chars; generated if omitted")  # fmt: skip
     cancel.add_argument("--region", help="the AWS region (default: AWS_REGION, the profile)")
     cancel.add_argument("--profile", help="the shared-config profile to use")
     cancel.add_argument("--endpoint-url", metavar="URL", help="send requests to this URL")
