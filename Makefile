@@ -37,7 +37,7 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest -q
-	$(BIN)/coverage combine --quiet 2>/dev/null || true
+	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 
 demo: $(STAMP)

@@ -8,15 +8,17 @@ a worker thread.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import threading
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol, TypeVar, Union, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, Union, runtime_checkable
 
 from ._errors import NoCredentialsError, ParamValidationError
 from ._flow import Flow, RunBlocking
 from ._models import Credentials
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -124,6 +126,8 @@ class CredentialResolver:
         if fresh is not None:
             return fresh
         if self._async_lock is None:
+            import asyncio  # only async code pays for importing asyncio
+
             self._async_lock = asyncio.Lock()
         async with self._async_lock:
             fresh = self._fresh()

@@ -153,14 +153,16 @@ def cancel_image_creation_flow(
         retries = sends - 1
         credentials: Credentials = yield GetCredentials()
         signed = sign(unsigned, credentials, region=ctx.region, now=ctx.now())
-        request = attrs.evolve(
-            signed,
+        request = HttpRequest(
+            method=signed.method,
+            url=signed.url,
             headers=(
                 *signed.headers,
                 ("User-Agent", ctx.user_agent),
                 ("amz-sdk-invocation-id", invocation_id),
                 ("amz-sdk-request", f"attempt={sends}; max={ctx.max_attempts}"),
             ),
+            body=signed.body,
         )
         outcome: Outcome = yield Send(request)
         response = outcome.response

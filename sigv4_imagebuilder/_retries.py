@@ -7,7 +7,6 @@ delays, and only the I/O drivers sleep.
 from __future__ import annotations
 
 import datetime
-import email.utils
 import random
 import threading
 from collections.abc import Callable, Mapping
@@ -83,6 +82,8 @@ def server_time(headers: Mapping[str, str]) -> datetime.datetime | None:
     value = headers.get("date")
     if not value:
         return None
+    import email.utils  # only a clock-skew error needs it; it pulls in socket
+
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -35,6 +35,13 @@ class _BotocoreCredentials(NamedTuple):
     token: str | None
 
 
+class _HeaderMap(dict[str, list[str]]):
+    """Lower-cased header name -> values, with the ``get_all`` SigV4Auth calls."""
+
+    def get_all(self, name: str) -> list[str]:
+        return self[name]
+
+
 class _SigningRequest:
     """The few attributes of botocore's AWSRequest that SigV4Auth reads."""
 
@@ -70,10 +77,26 @@ def _get_signer_class() -> type[SigV4Auth]:
     if _signer_class is None:
         with _class_lock:
             if _signer_class is None:
-                from botocore.auth import SigV4Auth
+                from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth
+
+                blacklist = frozenset(SIGNED_HEADERS_BLACKLIST)
 
                 class CachedKeySigV4Auth(SigV4Auth):  # type: ignore[misc]
-                    """botocore's SigV4Auth, reusing a cached signing key."""
+                    """botocore's SigV4Auth, reusing a cached signing key.
+
+                    ``headers_to_sign`` keeps botocore's rules (lower-cased names,
+                    the same exclusions) in a plain dict instead of an
+                    ``email.message``-based HTTPHeaders, which cost a third of
+                    the signing time. Every request we sign carries ``Host``.
+                    """
+
+                    def headers_to_sign(self, request: Any) -> _HeaderMap:
+                        header_map = _HeaderMap()
+                        for name, value in request.headers.items():
+                            lname = name.lower()
+                            if lname not in blacklist:
+                                header_map.setdefault(lname, []).append(value)
+                        return header_map
 
                     def signature(self, string_to_sign: str, request: Any) -> str:
                         key = signing_key(
@@ -103,7 +126,8 @@ def sign(
     ``X-Amz-Security-Token`` when the credentials carry a session token.
 
     Args:
-        request: the unsigned request; it must carry a ``Host`` header.
+        request: the unsigned request; it must carry a ``Host`` header
+            (``_protocol.build_request`` sets it), since that is what is sent.
         credentials: the credentials to sign with.
         region: the signing region.
         now: the signing time, UTC (naive values are taken as UTC).
@@ -121,7 +145,10 @@ def sign(
         region,
     )
     req = _SigningRequest(request.method, request.url, dict(request.headers), request.body)
-    req.context["timestamp"] = now.strftime(SIGV4_TIMESTAMP)
+    # The SIGV4_TIMESTAMP format; an f-string is a tenth of strftime's cost.
+    req.context["timestamp"] = (
+        f"{now.year:04d}{now.month:02d}{now.day:02d}T{now.hour:02d}{now.minute:02d}{now.second:02d}Z"
+    )
     # The same steps as SigV4Auth.add_auth, minus its call to the wall clock.
     signer._modify_request_before_signing(req)
     canonical_request = signer.canonical_request(req)

@@ -45,7 +45,10 @@ def test_readme_examples_run(
                     params = inspect.signature(namespace[name]).parameters
                     # Like the plugin's imagebuilder_replay, scoped to this one function.
                     with ExitStack() as stack:
-                        scoped = {**fixtures, "imagebuilder_replay": lambda p: stack.enter_context(replay(p))}
+                        scoped = {
+                            **fixtures,
+                            "imagebuilder_replay": lambda p: stack.enter_context(replay(p)),
+                        }
                         namespace[name](**{p: scoped[p] for p in params})
                     ran_tests += 1
         assert ran_tests == 2
