@@ -91,7 +91,10 @@ def timed(f, n={calls}):
         f()
     return (time.process_time() - start) / n
 now = datetime.datetime.now(datetime.timezone.utc)
-print(timed(lambda: http.send(prebuilt)), timed(lambda: sign(unsigned, creds, region="us-east-1", now=now)))
+from sigv4_imagebuilder._flow import Send
+action = Send(sign(unsigned, creds, region="us-east-1", now=now))
+print(timed(lambda: http.send(prebuilt)), timed(lambda: sign(unsigned, creds, region="us-east-1", now=now)),
+      timed(lambda: client._build(action, http)))
 """
 
 FANOUT_SERVER = """
@@ -258,12 +261,15 @@ def main() -> int:
         )
         for _ in range(args.rounds)
     ]
-    send_cost, sign_cost = med(parts, 0), med(parts, 1)
+    send_cost, sign_cost, build_cost = med(parts, 0), med(parts, 1), med(parts, 2)
     rows.append(
         ("  of which httpx Client.send (fixed)", f"{send_cost * 1e6:.0f} µs", "", send_cost / t, "")
     )
     rows.append(
         ("  of which SigV4 signing (botocore)", f"{sign_cost * 1e6:.0f} µs", "", sign_cost / t, "")
+    )
+    rows.append(
+        ("  of which httpx.Request build", f"{build_cost * 1e6:.0f} µs", "", build_cost / t, "")
     )
 
     width = max(len(r[0]) for r in rows)
@@ -273,7 +279,7 @@ def main() -> int:
     print(f"|{'-' * (width + 2)}|{'-' * 20}|{'-' * 14}|{'-' * 8}|---------|")
     for name, a, b, ratio, target in rows:
         print(f"| {name:<{width}} | {a:>18} | {b:>12} | {ratio:>5.2f}x | {target:<7} |")
-    print("(the two 'of which' rows: that part's cost alone, as a fraction of boto3's whole call)")
+    print("('of which' rows: that part's cost alone, as a fraction of boto3's whole call)")
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     with subprocess.Popen(
