@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import configparser
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Union
+from typing import TypeVar, Union
 
 import attrs
 
 from ._endpoints import resolve_endpoint, validate_region
 from ._errors import ConfigurationError, ParamValidationError
+
+T = TypeVar("T")
 
 DEFAULT_MAX_ATTEMPTS = 3
 SERVICE_ID = "imagebuilder"
@@ -164,6 +166,21 @@ def _int(value: str | None, where: str) -> int | None:
     return number
 
 
+def _env_then_profile(
+    env: Mapping[str, str],
+    variable: str,
+    profile: Mapping[str, str],
+    key: str,
+    where: str,
+    parse: Callable[[str | None, str], T | None],
+) -> T | None:
+    """The setting from ``variable`` if set, else from the profile's ``key``."""
+    value = parse(env.get(variable), variable)
+    if value is None:
+        value = parse(profile.get(key), f"{key} in {where}")
+    return value
+
+
 def validate_max_attempts(value: object, source: str = "max_attempts") -> int:
     """Check that ``value`` is a whole number of attempts, at least 1."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -257,26 +274,22 @@ def resolve_config(
     region = validate_region(region)
 
     if use_fips_endpoint is None:
-        use_fips_endpoint = _bool(env.get("AWS_USE_FIPS_ENDPOINT"), "AWS_USE_FIPS_ENDPOINT")
-        if use_fips_endpoint is None:
-            use_fips_endpoint = _bool(
-                section.get("use_fips_endpoint"), f"use_fips_endpoint in {where}"
-            )
-    if use_dualstack_endpoint is None:
-        use_dualstack_endpoint = _bool(
-            env.get("AWS_USE_DUALSTACK_ENDPOINT"), "AWS_USE_DUALSTACK_ENDPOINT"
+        use_fips_endpoint = _env_then_profile(
+            env, "AWS_USE_FIPS_ENDPOINT", section, "use_fips_endpoint", where, _bool
         )
-        if use_dualstack_endpoint is None:
-            use_dualstack_endpoint = _bool(
-                section.get("use_dualstack_endpoint"), f"use_dualstack_endpoint in {where}"
-            )
+    if use_dualstack_endpoint is None:
+        use_dualstack_endpoint = _env_then_profile(
+            env, "AWS_USE_DUALSTACK_ENDPOINT", section, "use_dualstack_endpoint", where, _bool
+        )
 
     if endpoint_url is None:
-        ignore = _bool(
-            env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
-        ) or _bool(
-            section.get("ignore_configured_endpoint_urls"),
-            f"ignore_configured_endpoint_urls in {where}",
+        ignore = _env_then_profile(
+            env,
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+            section,
+            "ignore_configured_endpoint_urls",
+            where,
+            _bool,
         )
         if not ignore:
             endpoint_url = (
@@ -288,9 +301,9 @@ def resolve_config(
             )
 
     if max_attempts is None:
-        max_attempts = _int(env.get("AWS_MAX_ATTEMPTS"), "AWS_MAX_ATTEMPTS")
-        if max_attempts is None:
-            max_attempts = _int(section.get("max_attempts"), f"max_attempts in {where}")
+        max_attempts = _env_then_profile(
+            env, "AWS_MAX_ATTEMPTS", section, "max_attempts", where, _int
+        )
 
     return ClientConfig(
         region=region,

@@ -98,8 +98,8 @@ class CredentialResolver:
         return None
 
     def _store(self, fetched: Credentials) -> Credentials:
-        # Only credentials that expire are cached; others are asked for each time
-        # unless the flow itself is static.
+        # Credentials without an expiration are kept for the client's life, as
+        # botocore keeps them; expiring ones until their refresh window.
         self._cached = fetched
         return fetched
 

@@ -103,6 +103,16 @@ def _read_file(path: str) -> str:
     return Path(path).expanduser().read_text(encoding="utf-8").strip()
 
 
+def _read_token_file(path: str, where: str) -> Flow[str]:
+    """Read a token file in a worker thread (async); a failure names the file only."""
+    try:
+        token = yield RunBlocking(lambda: _read_file(path))
+    except OSError as exc:
+        raise CredentialRetrievalError(f"{where} {path}: {exc.strerror}") from None
+    assert isinstance(token, str)
+    return token
+
+
 # 2. Web identity -------------------------------------------------------------
 
 
@@ -118,12 +128,7 @@ def web_identity_flow(env: Mapping[str, str], config: ClientConfig) -> Flow[Cred
         or profile.get("role_session_name")
         or "sigv4-imagebuilder-session"
     )
-    try:
-        token = yield RunBlocking(lambda: _read_file(token_file))
-    except OSError as exc:
-        raise CredentialRetrievalError(
-            f"web identity: cannot read token file {token_file}: {exc.strerror}"
-        ) from None
+    token = yield from _read_token_file(token_file, "web identity: cannot read token file")
     endpoint = env.get("AWS_ENDPOINT_URL_STS") or (
         f"https://sts.{config.region}.{partition_for(config.region).dns_suffix}"
     )
@@ -249,12 +254,7 @@ def container_flow(env: Mapping[str, str]) -> Flow[Credentials]:
     token_file = env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
     token: str | None
     if token_file:
-        try:
-            token = yield RunBlocking(lambda: _read_file(token_file))
-        except OSError as exc:
-            raise CredentialRetrievalError(
-                f"container: cannot read {token_file}: {exc.strerror}"
-            ) from None
+        token = yield from _read_token_file(token_file, "container: cannot read")
     else:
         token = env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
     if token:

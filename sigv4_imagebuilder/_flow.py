@@ -112,15 +112,13 @@ class CallContext:
     endpoint_url: str
     max_attempts: int
     policy: RetryPolicy = attrs.field(factory=RetryPolicy)
-    quota: RetryQuota = attrs.field(default=None)
+    quota: RetryQuota = attrs.field(
+        default=attrs.Factory(lambda self: RetryQuota(self.policy.budget), takes_self=True)
+    )
     skew: ClockSkew = attrs.field(factory=ClockSkew)
     clock: Callable[[], datetime.datetime] = _utcnow
     new_token: Callable[[], str] = _new_token
     user_agent: str = f"sigv4-imagebuilder/{__version__}"
-
-    def __attrs_post_init__(self) -> None:
-        if self.quota is None:
-            self.quota = RetryQuota(self.policy.budget)
 
     def now(self) -> datetime.datetime:
         """Our clock, corrected by the skew the service reported."""

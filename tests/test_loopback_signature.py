@@ -9,7 +9,12 @@ import pytest
 from conftest import ARN, CREDS, PLAIN_CREDS, TOKEN, utcnow
 
 import sigv4_imagebuilder as sib
-from sigv4_imagebuilder.testing import LoopbackServer, ReceivedRequest, Reply, verify_signature
+from sigv4_imagebuilder.testing import (
+    LoopbackServer,
+    ReceivedRequest,
+    Reply,
+    verify_request_signature,
+)
 
 
 class SigningServer:
@@ -21,15 +26,10 @@ class SigningServer:
 
     def __call__(self, request: ReceivedRequest) -> Reply:
         self.received.append(request)
-        problem = verify_signature(
-            method=request.method,
-            path=request.path,
-            query=request.query,
-            headers=request.headers,
-            body=request.body,
+        problem = verify_request_signature(
+            request,
             credentials={self.known.access_key_id: self.known},
             region="us-east-1",
-            service="imagebuilder",
             now=utcnow(),
         )
         if problem is not None:

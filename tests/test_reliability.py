@@ -16,7 +16,12 @@ import pytest
 from conftest import ARN, CREDS, NO_SLEEP, SECRET, SESSION_TOKEN, utcnow
 
 import sigv4_imagebuilder as sib
-from sigv4_imagebuilder.testing import LoopbackServer, ReceivedRequest, Reply, verify_signature
+from sigv4_imagebuilder.testing import (
+    LoopbackServer,
+    ReceivedRequest,
+    Reply,
+    verify_request_signature,
+)
 
 
 def ok(request: ReceivedRequest, request_id: str = "ok-id") -> Reply:
@@ -187,16 +192,8 @@ class SkewedServer:
         self.received.append(request)
         now = utcnow() + self.offset
         date = [("Date", email.utils.format_datetime(now, usegmt=True))]
-        problem = verify_signature(
-            method=request.method,
-            path=request.path,
-            query=request.query,
-            headers=request.headers,
-            body=request.body,
-            credentials={CREDS.access_key_id: CREDS},
-            region="us-east-1",
-            service="imagebuilder",
-            now=now,
+        problem = verify_request_signature(
+            request, credentials={CREDS.access_key_id: CREDS}, region="us-east-1", now=now
         )
         if problem is not None:
             self.refused += 1

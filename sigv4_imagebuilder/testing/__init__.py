@@ -7,7 +7,7 @@
 
 - :class:`LoopbackServer`, :class:`Reply`, :class:`ReceivedRequest`: a tiny
   scriptable HTTP server on 127.0.0.1.
-- :func:`verify_signature`: an independent SigV4 check.
+- :func:`verify_signature`, :func:`verify_request_signature`: an independent SigV4 check.
 - :func:`replay`: answer calls from recorded ``fixtures/`` files (needs respx).
 """
 
@@ -20,6 +20,7 @@ from ._record import Recording, record
 from ._replay import Replay, ReplayMismatch, replay
 from ._sigv4 import SignatureProblem
 from ._sigv4 import verify as verify_signature
+from ._sigv4 import verify_request as verify_request_signature
 
 __all__ = [
     "DEFAULT_CREDENTIALS",
@@ -40,5 +41,6 @@ __all__ = [
     "load_fixtures",
     "record",
     "replay",
+    "verify_request_signature",
     "verify_signature",
 ]

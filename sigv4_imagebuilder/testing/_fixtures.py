@@ -37,12 +37,9 @@ class FixtureResponse:
         """The reply in the file format (``json`` when the body is JSON, else ``body``)."""
         out: dict[str, Any] = {"status": self.status, "headers": dict(self.headers)}
         try:
-            out["json"] = json.loads(self.body) if self.body else None
-        except ValueError:
+            out["json"] = json.loads(self.body)
+        except ValueError:  # not JSON, or empty
             out["body"] = self.body.decode("utf-8", errors="replace")
-        if out.get("json", 0) is None:
-            del out["json"]
-            out["body"] = ""
         return out
 
 

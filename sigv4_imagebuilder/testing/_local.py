@@ -31,7 +31,7 @@ from types import TracebackType
 from .._models import Credentials
 from .._protocol import ARN_PATTERN, CLIENT_TOKEN_MAX
 from ._loopback import LoopbackServer, ReceivedRequest, Reply
-from ._sigv4 import verify
+from ._sigv4 import verify_request
 
 NON_TERMINAL = frozenset(
     {"PENDING", "CREATING", "BUILDING", "TESTING", "DISTRIBUTING", "INTEGRATING"}
@@ -138,15 +138,10 @@ class LocalImageBuilder:
         request_id = str(uuid.uuid4())
         with self._lock:
             self.requests.append(request)
-        problem = verify(
-            method=request.method,
-            path=request.path,
-            query=request.query,
-            headers=request.headers,
-            body=request.body,
+        problem = verify_request(
+            request,
             credentials=self._credentials,
             region=self.region,
-            service="imagebuilder",
             now=datetime.datetime.now(datetime.timezone.utc),
         )
         if problem is not None:

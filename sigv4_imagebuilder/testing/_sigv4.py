@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote
 import attrs
 
 from .._models import Credentials
+from ._loopback import ReceivedRequest
 
 MAX_SKEW = datetime.timedelta(minutes=5)
 _AUTH_RE = re.compile(
@@ -162,3 +163,25 @@ def verify(
             "Check your AWS Secret Access Key and signing method.",
         )
     return None
+
+
+def verify_request(
+    request: ReceivedRequest,
+    *,
+    credentials: Mapping[str, Credentials],
+    region: str | None,
+    now: datetime.datetime,
+    service: str = "imagebuilder",
+) -> SignatureProblem | None:
+    """:func:`verify` for a request as :class:`LoopbackServer` received it."""
+    return verify(
+        method=request.method,
+        path=request.path,
+        query=request.query,
+        headers=request.headers,
+        body=request.body,
+        credentials=credentials,
+        region=region,
+        service=service,
+        now=now,
+    )
