@@ -3,6 +3,8 @@
 Sources, in order (as the AWS CLI v2):
 
 1. environment (skipped when ``profile=`` is passed explicitly);
+   then a profile with ``role_arn`` and ``source_profile`` or
+   ``credential_source``: STS ``AssumeRole``, signed with the source's credentials;
 2. web identity: a token file and a role ARN (EKS IRSA), via STS
    ``AssumeRoleWithWebIdentity``;
 3. the profile in the shared credentials file;
@@ -36,6 +38,7 @@ from ._flow import Flow, Outcome, RunBlocking, Send
 from ._http import HttpRequest, HttpResponse
 from ._models import Credentials
 from ._protocol import host_header
+from ._signing import sign
 
 CONTAINER_HOST = "http://169.254.170.2"
 IMDS_ENDPOINT = "http://169.254.169.254"
@@ -129,19 +132,39 @@ def web_identity_flow(env: Mapping[str, str], config: ClientConfig) -> Flow[Cred
         or "sigv4-imagebuilder-session"
     )
     token = yield from _read_token_file(token_file, "web identity: cannot read token file")
+    return (
+        yield from sts_flow(
+            env,
+            config.region,
+            {
+                "Action": "AssumeRoleWithWebIdentity",
+                "RoleArn": role_arn,
+                "RoleSessionName": session_name,
+                "WebIdentityToken": token,
+            },
+            where="web identity",
+        )
+    )
+
+
+def sts_flow(
+    env: Mapping[str, str],
+    region: str,
+    params: Mapping[str, str],
+    *,
+    where: str,
+    signer: tuple[Credentials, datetime.datetime] | None = None,
+) -> Flow[Credentials]:
+    """POST an STS query-protocol call and read the credentials from its XML reply.
+
+    ``AssumeRoleWithWebIdentity`` is unsigned; ``AssumeRole`` passes
+    ``signer`` (the source credentials and the signing time) and is signed
+    with the same SigV4 signer as the service calls.
+    """
     endpoint = env.get("AWS_ENDPOINT_URL_STS") or (
-        f"https://sts.{config.region}.{partition_for(config.region).dns_suffix}"
+        f"https://sts.{region}.{partition_for(region).dns_suffix}"
     )
     url = endpoint.rstrip("/") + "/"
-    body = urlencode(
-        {
-            "Action": "AssumeRoleWithWebIdentity",
-            "Version": "2011-06-15",
-            "RoleArn": role_arn,
-            "RoleSessionName": session_name,
-            "WebIdentityToken": token,
-        }
-    ).encode()
     request = HttpRequest(
         method="POST",
         url=url,
@@ -149,10 +172,12 @@ def web_identity_flow(env: Mapping[str, str], config: ClientConfig) -> Flow[Cred
             ("Host", host_header(url)),
             ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
         ),
-        body=body,
+        body=urlencode({**params, "Version": "2011-06-15"}).encode(),
     )
+    if signer is not None:
+        request = sign(request, signer[0], region=region, now=signer[1], service="sts")
     outcome: Outcome = yield Send(request)
-    where = f"web identity: STS AssumeRoleWithWebIdentity at {url}"
+    where = f"{where}: STS {params['Action']} at {url}"
     if outcome.error is not None:
         raise CredentialRetrievalError(f"{where}: {outcome.error}") from outcome.error
     assert outcome.response is not None
@@ -178,6 +203,121 @@ def parse_sts_credentials(response: HttpResponse, where: str) -> Credentials:
         raise CredentialRetrievalError(f"{where}: the reply has no Credentials")
     fields = {child.tag.replace(_STS_NS, ""): child.text or "" for child in node}
     return credentials_from_json(fields, where, token_key="SessionToken")
+
+
+# 1b. Assume-role profiles ----------------------------------------------------
+
+
+def _profile_keys(config: ClientConfig, name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A profile's keys from the config file and from the credentials file."""
+    files = config.files
+    if files is None:
+        return {}, {}
+    section = files.config.get("default" if name == "default" else f"profile {name}") or {}
+    creds = files.credentials.get(name) or {}
+    flat = {k: v for k, v in section.items() if isinstance(v, str)}
+    return flat, {k: v for k, v in creds.items() if isinstance(v, str)}
+
+
+def assume_role_flow(
+    env: Mapping[str, str],
+    config: ClientConfig,
+    clock: Callable[[], datetime.datetime],
+) -> Flow[Credentials]:
+    """A profile with ``role_arn`` and ``source_profile`` or ``credential_source``:
+    STS ``AssumeRole``, signed with the source's credentials. Role chains follow
+    ``source_profile`` from profile to profile."""
+    profile = config.profile
+    if not profile.get("role_arn") or not (
+        profile.get("source_profile") or profile.get("credential_source")
+    ):
+        raise _Skip(
+            f"assume role: profile {config.profile_name} has no role_arn with "
+            "source_profile or credential_source"
+        )
+    return (yield from _assume_role(env, config, config.profile_name, clock, set()))
+
+
+def _assume_role(
+    env: Mapping[str, str],
+    config: ClientConfig,
+    name: str,
+    clock: Callable[[], datetime.datetime],
+    visited: set[str],
+) -> Flow[Credentials]:
+    where = f"assume role (profile {name})"
+    if name in visited:
+        raise CredentialRetrievalError(f"{where}: source_profile chain loops back to {name}")
+    visited.add(name)
+    profile, _ = _profile_keys(config, name)
+    source_profile = profile.get("source_profile")
+    credential_source = profile.get("credential_source")
+    if source_profile and credential_source:
+        raise CredentialRetrievalError(
+            f"{where}: set source_profile or credential_source, not both"
+        )
+    if profile.get("mfa_serial"):
+        raise CredentialRetrievalError(
+            f"{where}: mfa_serial needs an MFA code typed at a prompt, which this library "
+            "does not do; pass credentials= from a provider of your own"
+        )
+    source: Credentials
+    if source_profile:
+        source_config, source_creds = _profile_keys(config, source_profile)
+        static = _keys(source_creds) or _keys(source_config)
+        if source_profile == name or (static and not source_config.get("role_arn")):
+            if static is None:
+                raise CredentialRetrievalError(
+                    f"{where}: source profile {source_profile} has no access keys"
+                )
+            source = static
+        elif source_config.get("role_arn"):
+            source = yield from _assume_role(env, config, source_profile, clock, visited)
+        elif source_config.get("credential_process"):
+            command = source_config["credential_process"]
+            found = yield RunBlocking(lambda: run_credential_process(command))
+            source = found
+        else:
+            raise CredentialRetrievalError(
+                f"{where}: source profile {source_profile} has no credentials"
+            )
+    else:
+        source = yield from _credential_source(env, credential_source or "", where)
+    params = {
+        "Action": "AssumeRole",
+        "RoleArn": profile["role_arn"],
+        "RoleSessionName": profile.get("role_session_name")
+        or f"sigv4-imagebuilder-{int(clock().timestamp())}",
+    }
+    if profile.get("external_id"):
+        params["ExternalId"] = profile["external_id"]
+    if profile.get("duration_seconds"):
+        params["DurationSeconds"] = profile["duration_seconds"]
+    return (yield from sts_flow(env, config.region, params, where=where, signer=(source, clock())))
+
+
+def _credential_source(env: Mapping[str, str], name: str, where: str) -> Flow[Credentials]:
+    flows: dict[str, Callable[[], Flow[Credentials]]] = {
+        "EcsContainer": lambda: container_flow(env),
+        "Ec2InstanceMetadata": lambda: imds_flow(env),
+    }
+    if name == "Environment":
+        found = environment_credentials(env)
+        if found is None:
+            raise CredentialRetrievalError(
+                f"{where}: credential_source Environment, but AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY are not both set"
+            )
+        return found
+    if name not in flows:
+        raise CredentialRetrievalError(
+            f"{where}: credential_source {name!r} is not Environment, Ec2InstanceMetadata "
+            "or EcsContainer"
+        )
+    try:
+        return (yield from flows[name]())
+    except _Skip as skip:
+        raise CredentialRetrievalError(f"{where}: credential_source {name}: {skip}") from None
 
 
 # 3-5. Shared files and credential_process ------------------------------------
@@ -303,12 +443,17 @@ def imds_flow(env: Mapping[str, str]) -> Flow[Credentials]:
 # The chain --------------------------------------------------------------------
 
 
-def chain_flow(config: ClientConfig, env: Mapping[str, str]) -> Flow[Credentials]:
+def chain_flow(
+    config: ClientConfig,
+    env: Mapping[str, str],
+    clock: Callable[[], datetime.datetime] | None = None,
+) -> Flow[Credentials]:
     """Try each source in order; the first that applies decides.
 
     A source that applies but fails raises CredentialRetrievalError (as the AWS
     CLI does) instead of silently falling through to the next one.
     """
+    now = clock or _utcnow
     tried: list[str] = []
     if config.explicit_profile:
         tried.append("environment: skipped because profile= was given")
@@ -334,6 +479,7 @@ def chain_flow(config: ClientConfig, env: Mapping[str, str]) -> Flow[Credentials
         return _keys(config.profile)
 
     sources: list[tuple[str, Callable[[], Flow[Credentials]]]] = [
+        ("assume role", lambda: assume_role_flow(env, config, now)),
         ("web identity", lambda: web_identity_flow(env, config)),
         (f"shared credentials file {credentials_path} [{name}]", lambda: _blocking(file_keys)),
         (f"credential_process in {config_path} profile {name}", lambda: _blocking(process)),
@@ -365,6 +511,9 @@ def default_resolver(
     clock: Callable[[], datetime.datetime] | None = None,
 ) -> CredentialResolver:
     """A resolver over the default chain, caching and refreshing what it returns."""
-    if clock is None:
-        return CredentialResolver(lambda: chain_flow(config, env))
-    return CredentialResolver(lambda: chain_flow(config, env), clock=clock)
+    now = clock or _utcnow
+    return CredentialResolver(lambda: chain_flow(config, env, now), clock=now)
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
