@@ -468,39 +468,46 @@ def chain_flow(
     config_path = files.config_path if files else "config file"
     name = config.profile_name
 
-    def file_keys() -> Credentials | None:
-        return _keys(config.profile_credentials)
-
     def process() -> Credentials | None:
         command = config.profile.get("credential_process")
         return run_credential_process(command) if command else None
 
-    def config_keys() -> Credentials | None:
-        return _keys(config.profile)
-
-    sources: list[tuple[str, Callable[[], Flow[Credentials]]]] = [
-        ("assume role", lambda: assume_role_flow(env, config, now)),
-        ("web identity", lambda: web_identity_flow(env, config)),
-        (f"shared credentials file {credentials_path} [{name}]", lambda: _blocking(file_keys)),
-        (f"credential_process in {config_path} profile {name}", lambda: _blocking(process)),
-        (f"access keys in {config_path} profile {name}", lambda: _blocking(config_keys)),
-        ("container", lambda: container_flow(env)),
-        ("instance metadata", lambda: imds_flow(env)),
+    sources: list[Callable[[], Flow[Credentials]]] = [
+        lambda: assume_role_flow(env, config, now),
+        lambda: web_identity_flow(env, config),
+        # The shared files were read when the client was built: no I/O here.
+        lambda: _found(
+            _keys(config.profile_credentials),
+            f"shared credentials file {credentials_path} [{name}]: no access keys",
+        ),
+        lambda: _process_flow(
+            process, f"credential_process in {config_path} profile {name}: not set"
+        ),
+        lambda: _found(
+            _keys(config.profile), f"access keys in {config_path} profile {name}: not set"
+        ),
+        lambda: container_flow(env),
+        lambda: imds_flow(env),
     ]
-    for label, make in sources:
+    for make in sources:
         try:
             return (yield from make())
-        except _Skip as skip:
-            tried.append(
-                str(skip.args[0]) if skip.args and ":" in skip.args[0] else f"{label}: {skip}"
-            )
+        except _Skip as skip:  # each says "source: why it does not apply"
+            tried.append(str(skip))
     raise NoCredentialsError("Unable to locate credentials. Tried: " + "; ".join(tried))
 
 
-def _blocking(function: Callable[[], Credentials | None]) -> Flow[Credentials]:
-    found = yield RunBlocking(function)
+def _found(credentials: Credentials | None, skipped: str) -> Flow[Credentials]:
+    if credentials is None:
+        raise _Skip(skipped)
+    return credentials
+    yield  # a flow that needs no I/O
+
+
+def _process_flow(run: Callable[[], Credentials | None], skipped: str) -> Flow[Credentials]:
+    found = yield RunBlocking(run)  # a subprocess: a worker thread in async code
     if found is None:
-        raise _Skip("not configured")
+        raise _Skip(skipped)
     assert isinstance(found, Credentials)
     return found
 
