@@ -45,9 +45,10 @@ class SharedFiles:
     """The parsed shared config and credentials files, and where they live."""
 
     config_path: str
-    config: Sections = attrs.field(factory=dict, hash=False)
+    # The sections may hold secret keys: never in a repr.
+    config: Sections = attrs.field(factory=dict, hash=False, repr=False)
     credentials_path: str
-    credentials: Sections = attrs.field(factory=dict, hash=False)
+    credentials: Sections = attrs.field(factory=dict, hash=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -59,10 +60,11 @@ class ClientConfig:
     max_attempts: int
     profile_name: str
     explicit_profile: bool
-    #: The profile's keys from the config file ([default] or [profile NAME]).
-    profile: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    #: The profile's keys from the config file ([default] or [profile NAME]);
+    #: they may include a secret key, so they stay out of the repr.
+    profile: Mapping[str, str] = attrs.field(factory=dict, hash=False, repr=False)
     #: The profile's keys from the credentials file ([NAME]).
-    profile_credentials: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    profile_credentials: Mapping[str, str] = attrs.field(factory=dict, hash=False, repr=False)
     files: SharedFiles | None = attrs.field(default=None, hash=False, repr=False)
 
 

@@ -6,8 +6,16 @@ from collections.abc import Mapping
 
 import attrs
 
+#: Request headers whose values are secret or replayable; reprs show "***".
+SENSITIVE_HEADERS = frozenset({"authorization", "x-amz-security-token"})
 
-@attrs.frozen(kw_only=True)
+
+def redacted(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """``headers`` with the values of SENSITIVE_HEADERS replaced by ``***``."""
+    return tuple((k, "***" if k.lower() in SENSITIVE_HEADERS else v) for k, v in headers)
+
+
+@attrs.frozen(kw_only=True, repr=False)
 class HttpRequest:
     """An HTTP request as the core builds it; the I/O shells send it as is.
 
@@ -27,6 +35,12 @@ class HttpRequest:
             if key.lower() == lname:
                 return value
         return None
+
+    def __repr__(self) -> str:
+        return (
+            f"HttpRequest(method={self.method!r}, url={self.url!r}, "
+            f"headers={redacted(self.headers)!r}, body={self.body!r})"
+        )
 
 
 @attrs.frozen(kw_only=True)

@@ -34,6 +34,9 @@ class _BotocoreCredentials(NamedTuple):
     secret_key: str
     token: str | None
 
+    def __repr__(self) -> str:
+        return f"_BotocoreCredentials(access_key={self.access_key!r}, secret_key='***', token=...)"
+
 
 class _HeaderMap(dict[str, list[str]]):
     """Lower-cased header name -> values, with the ``get_all`` SigV4Auth calls."""

@@ -219,3 +219,15 @@ def test_clients_accept_profile(tmp_path: Path) -> None:
     )
     with pytest.raises(sib.ParamValidationError, match="profile"):
         sib.ImageBuilderClient(profile="", env=env)
+
+
+def test_resolved_config_reprs_hide_profile_secrets(tmp_path: Path) -> None:
+    env = write(
+        tmp_path,
+        "[default]\nregion = us-east-1\naws_secret_access_key = cfg-s3cret\n",
+        "[default]\naws_access_key_id = A\naws_secret_access_key = file-s3cret\n",
+    )
+    config = resolve_config(env=env)
+    assert config.profile_credentials["aws_secret_access_key"] == "file-s3cret"
+    text = repr(config) + repr(config.files)
+    assert "s3cret" not in text and "us-east-1" in text

@@ -78,3 +78,28 @@ def test_signing_key_cache_is_bounded() -> None:
     for day in range(1, 40):
         signing_key("s", f"201501{day:02d}", "r", "svc")
     assert len(_signing._key_cache) <= _signing._KEY_CACHE_SIZE
+
+
+def test_reprs_of_signed_requests_hide_the_signature_and_token() -> None:
+    from sigv4_imagebuilder._flow import Send
+    from sigv4_imagebuilder._signing import _BotocoreCredentials
+    from sigv4_imagebuilder.testing import ReceivedRequest
+
+    creds = sib.Credentials("AKIDEXAMPLE", "the-secret", session_token="the-token")
+    signed = sign(
+        build_request("https://imagebuilder.us-east-1.amazonaws.com", b"{}"),
+        creds,
+        region="us-east-1",
+        now=WHEN,
+    )
+    signature = signed.header("Authorization").rsplit("=", 1)[-1]  # type: ignore[union-attr]
+    received = ReceivedRequest(method="PUT", path="/", query="", headers=signed.headers, body=b"{}")
+    text = (
+        repr(signed)
+        + repr(Send(signed))
+        + repr(received)
+        + repr(_BotocoreCredentials("A", "the-secret", "the-token"))
+    )
+    for secret in (signature, "the-token", "the-secret"):
+        assert secret not in text
+    assert "'***'" in repr(signed) and "X-Amz-Date" in repr(signed)

@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from .._http import redacted
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ReceivedRequest:
     """A request as the server read it off the socket."""
 
@@ -31,6 +33,12 @@ class ReceivedRequest:
         """The first value of header ``name`` (any case), or None."""
         lname = name.lower()
         return next((v for k, v in self.headers if k.lower() == lname), None)
+
+    def __repr__(self) -> str:
+        return (
+            f"ReceivedRequest(method={self.method!r}, path={self.path!r}, "
+            f"query={self.query!r}, headers={redacted(self.headers)!r}, body={self.body!r})"
+        )
 
 
 @attrs.frozen(kw_only=True)
