@@ -192,6 +192,23 @@ def validate_max_attempts(value: object, source: str = "max_attempts") -> int:
     return value
 
 
+def _sections(
+    files: SharedFiles, name: str
+) -> tuple[Mapping[str, str | dict[str, str]] | None, Mapping[str, str | dict[str, str]] | None]:
+    # [default] or [profile NAME] in the config file ([profile default] also
+    # names the default profile); [NAME] in the credentials file.
+    config_section = files.config.get("default" if name == "default" else f"profile {name}")
+    if config_section is None and name == "default":
+        config_section = files.config.get("profile default")
+    return config_section, files.credentials.get(name)
+
+
+def profile_keys(files: SharedFiles, name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A profile's keys from the config file and from the credentials file ({} if absent)."""
+    config_section, creds_section = _sections(files, name)
+    return _flat(config_section), _flat(creds_section)
+
+
 def select_profile(
     files: SharedFiles, env: Mapping[str, str], profile: str | None
 ) -> tuple[str, bool, dict[str, str], dict[str, str]]:
@@ -205,10 +222,7 @@ def select_profile(
     name = profile or env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE")
     named = name is not None
     name = name or "default"
-    config_section = files.config.get("default" if name == "default" else f"profile {name}")
-    if config_section is None and name == "default":
-        config_section = files.config.get("profile default")
-    creds_section = files.credentials.get(name)
+    config_section, creds_section = _sections(files, name)
     if named and name != "default" and config_section is None and creds_section is None:
         raise ConfigurationError(
             f"The config profile ({name}) could not be found in {files.config_path} "

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
-from ._config import ClientConfig
+from ._config import ClientConfig, profile_keys
 from ._credentials import CredentialResolver, environment_credentials
 from ._endpoints import partition_for
 from ._errors import CredentialRetrievalError, NoCredentialsError
@@ -209,14 +209,7 @@ def parse_sts_credentials(response: HttpResponse, where: str) -> Credentials:
 
 
 def _profile_keys(config: ClientConfig, name: str) -> tuple[dict[str, str], dict[str, str]]:
-    """A profile's keys from the config file and from the credentials file."""
-    files = config.files
-    if files is None:
-        return {}, {}
-    section = files.config.get("default" if name == "default" else f"profile {name}") or {}
-    creds = files.credentials.get(name) or {}
-    flat = {k: v for k, v in section.items() if isinstance(v, str)}
-    return flat, {k: v for k, v in creds.items() if isinstance(v, str)}
+    return profile_keys(config.files, name) if config.files is not None else ({}, {})
 
 
 def assume_role_flow(
