@@ -16,6 +16,7 @@ from typing import Any, TypeVar, Union
 
 import httpx
 
+from ._actions import Flow, GetCredentials, Outcome, RunBlocking, Send, Sleep
 from ._config import ClientConfig, resolve_config
 from ._credentials import CredentialResolver, CredentialsArg, resolver_for
 from ._errors import (
@@ -26,18 +27,10 @@ from ._errors import (
     TransportError,
     TransportTimeoutError,
 )
-from ._flow import (
-    CallContext,
-    Flow,
-    GetCredentials,
-    Outcome,
-    RunBlocking,
-    Send,
-    Sleep,
-    cancel_image_creation_flow,
-)
+from ._flow import CallContext, call_flow
 from ._http import HttpResponse
-from ._models import CancelImageCreationResponse
+from ._models import CancelImageCreationResponse, GetImageResponse
+from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE
 from ._retries import RetryPolicy
 
 T = TypeVar("T")
@@ -190,7 +183,7 @@ class _BaseClient:
 
 
 class ImageBuilderClient(_BaseClient):
-    """A synchronous EC2 Image Builder client for CancelImageCreation.
+    """A synchronous EC2 Image Builder client: CancelImageCreation, GetImage and waiters.
 
     Safe to share across threads. Use it as a context manager, or call
     :meth:`close`, to release the connections it opened.
@@ -282,7 +275,41 @@ class ImageBuilderClient(_BaseClient):
             ...     "arn:aws:imagebuilder:us-east-1:123456789012:image/x/1.0.0/1")
         """
         return self._run(
-            cancel_image_creation_flow(self._ctx, image_build_version_arn, client_token)
+            call_flow(
+                self._ctx,
+                CANCEL_IMAGE_CREATION,
+                {"image_build_version_arn": image_build_version_arn, "client_token": client_token},
+            )
+        )
+
+    def get_image(self, image_build_version_arn: str) -> GetImageResponse:
+        """Describe an image build version, its state included.
+
+        A read: safe to retry, and retried like any call.
+
+        Args:
+            image_build_version_arn: the image build version's ARN
+                (``.../image/name/1.0.0/3``), or a version ARN that may use
+                ``x`` wildcards (``.../image/name/1.x.x``).
+
+        Returns:
+            The image (typed fields and ``raw``), its latest version
+            references, and the exchange's metadata.
+
+        Raises:
+            ParamValidationError: a bad ARN; nothing was sent.
+            ServiceError: the service said no (``ClientException`` for an
+                unknown image, ``ForbiddenException``...).
+            TransportError: the request could not be completed on the wire.
+            ResponseParseError: a 2xx reply that could not be read.
+            NoCredentialsError: no credentials were found.
+
+        Example:
+            >>> client.get_image(ARN).image.state.status  # doctest: +SKIP
+            'BUILDING'
+        """
+        return self._run(
+            call_flow(self._ctx, GET_IMAGE, {"image_build_version_arn": image_build_version_arn})
         )
 
     def _run(self, flow: Flow[T]) -> T:
@@ -394,7 +421,17 @@ class AsyncImageBuilderClient(_BaseClient):
     ) -> CancelImageCreationResponse:
         """Cancel the creation of an image; see :meth:`ImageBuilderClient.cancel_image_creation`."""
         return await self._run(
-            cancel_image_creation_flow(self._ctx, image_build_version_arn, client_token)
+            call_flow(
+                self._ctx,
+                CANCEL_IMAGE_CREATION,
+                {"image_build_version_arn": image_build_version_arn, "client_token": client_token},
+            )
+        )
+
+    async def get_image(self, image_build_version_arn: str) -> GetImageResponse:
+        """Describe an image build version; see :meth:`ImageBuilderClient.get_image`."""
+        return await self._run(
+            call_flow(self._ctx, GET_IMAGE, {"image_build_version_arn": image_build_version_arn})
         )
 
     async def _run(self, flow: Flow[T]) -> T:

@@ -31,8 +31,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-OPERATION_NAME = "CancelImageCreation"
-
 
 class ImageBuilderError(Exception):
     """Root of every exception raised by sigv4_imagebuilder.
@@ -136,6 +134,7 @@ class ServiceError(ImageBuilderError):
         request_id: the ``x-amzn-RequestId`` header, kept on 5xx replies too.
         headers: the reply's headers, names in lower case.
         retry_attempts: how many retries were made before giving up.
+        operation_name: the operation that failed, such as ``"GetImage"``.
 
     ``e.response`` is shaped like botocore's ``ClientError.response``, so
     code that migrates from boto3 keeps working::
@@ -153,8 +152,10 @@ class ServiceError(ImageBuilderError):
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
         retry_attempts: int = 0,
+        operation_name: str | None = None,
     ) -> None:
         self.code = code
+        self.operation_name = operation_name
         self.message = message
         self.status_code = status_code
         self.request_id = request_id
@@ -163,9 +164,11 @@ class ServiceError(ImageBuilderError):
         super().__init__(code, message)
 
     def __str__(self) -> str:
+        if self.operation_name is None:
+            return f"An error occurred ({self.code}): {self.message}"
         return (
             f"An error occurred ({self.code}) when calling the "
-            f"{OPERATION_NAME} operation: {self.message}"
+            f"{self.operation_name} operation: {self.message}"
         )
 
     def __repr__(self) -> str:

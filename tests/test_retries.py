@@ -10,15 +10,10 @@ import pytest
 from conftest import ARN, PLAIN_CREDS
 
 import sigv4_imagebuilder as sib
-from sigv4_imagebuilder._flow import (
-    CallContext,
-    GetCredentials,
-    Outcome,
-    Send,
-    Sleep,
-    cancel_image_creation_flow,
-)
+from sigv4_imagebuilder._actions import GetCredentials, Outcome, Send, Sleep
+from sigv4_imagebuilder._flow import CallContext, call_flow
 from sigv4_imagebuilder._http import HttpResponse
+from sigv4_imagebuilder._operations import CANCEL_IMAGE_CREATION
 from sigv4_imagebuilder._retries import RetryQuota, classify, is_clock_skew_error, server_time
 
 
@@ -142,7 +137,7 @@ def _drive(
     ctx: CallContext, replies: list[HttpResponse | sib.TransportError], clock: FakeClock
 ) -> tuple[object, list[object]]:
     """Drive the flow by hand; return (result or exception, actions seen)."""
-    flow = cancel_image_creation_flow(ctx, ARN, None)
+    flow = call_flow(ctx, CANCEL_IMAGE_CREATION, {"image_build_version_arn": ARN})
     actions: list[object] = []
     pending: Iterator[HttpResponse | sib.TransportError] = iter(replies)
     value: object = None
