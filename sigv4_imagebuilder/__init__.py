@@ -31,6 +31,9 @@ from ._errors import (
     ServiceUnavailableException,
     TransportError,
     TransportTimeoutError,
+    WaiterError,
+    WaiterFailureError,
+    WaiterTimeoutError,
 )
 from ._models import (
     Ami,
@@ -84,6 +87,9 @@ __all__ = [
     "ServiceUnavailableException",
     "TransportError",
     "TransportTimeoutError",
+    "WaiterError",
+    "WaiterFailureError",
+    "WaiterTimeoutError",
     "__version__",
 ]
 

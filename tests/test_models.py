@@ -46,6 +46,9 @@ def test_exported_names_are_guarded() -> None:
         "ServiceUnavailableException",
         "TransportError",
         "TransportTimeoutError",
+        "WaiterError",
+        "WaiterFailureError",
+        "WaiterTimeoutError",
         "__version__",
     }
     for name in sib.__all__:
