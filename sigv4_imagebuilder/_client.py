@@ -302,7 +302,8 @@ class ImageBuilderClient(_BaseClient):
             ServiceError: the service said no (``ClientException`` for an
                 unknown image, ``ForbiddenException``...).
             TransportError: the request could not be completed on the wire.
-            ResponseParseError: a 2xx reply that could not be read.
+            ResponseParseError: a 2xx reply that could not be read, or a
+                typed field of the wrong JSON type (the message names it).
             NoCredentialsError: no credentials were found.
 
         Example:

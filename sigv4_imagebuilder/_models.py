@@ -172,7 +172,11 @@ class Image:
     The typed fields are those callers usually need; ``raw`` is the ``image``
     object exactly as received (read-only: objects are mappings, arrays are
     tuples), so fields this release does not type, or that the service adds
-    later, are still there. A field the reply leaves out is ``None``.
+    later, are still there. A field the reply leaves out is ``None``; an
+    unknown status or enum value is kept as sent. A typed field that arrives
+    with another JSON type (a number for ``name``, a string for ``state``)
+    fails the call with ``ResponseParseError`` naming the field, rather than
+    being guessed at; fields only in ``raw`` are never checked.
 
     Attributes:
         arn: the image build version's ARN.

@@ -11,7 +11,8 @@ before retry ``n`` is a random value between ``min_delay`` and
 ``min(max_delay, min_delay * 2 ** (n - 1))``; when the time left after a
 delay would be ``min_delay`` or less, the delay is shortened to leave exactly
 ``min_delay`` and the poll after it is the last, so no sleep runs past
-``max_wait``.
+``max_wait``. With less than ``min_delay`` left after a poll, the wait ends
+there (as the AWS SDK for Go's waiters do).
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ def wait_flow(
                     last_response=response,
                 )
         remaining = total - (ctx.monotonic() - start)
-        if last or remaining <= 0:
+        if last or remaining < low:
             raise WaiterTimeoutError(
                 waiter_name=waiter.name,
                 waited=ctx.monotonic() - start,

@@ -386,3 +386,43 @@ async def test_cancelling_the_async_wait_mid_sleep_leaves_the_client_usable(
         assert route.call_count == 1
         resp = await client.get_image(ARN)
         assert resp.image is not None and route.call_count == 2
+
+
+async def test_many_concurrent_waits_on_one_client_each_get_their_own_image(
+    respx_mock: respx.MockRouter,
+) -> None:
+    arns = [ARN.replace("/3", f"/{n}") for n in range(1, 21)]
+    polls: dict[str, int] = {}
+
+    def service(request: httpx.Request) -> httpx.Response:
+        arn = request.url.params["imageBuildVersionArn"]
+        polls[arn] = polls.get(arn, 0) + 1
+        if polls[arn] == 1 and arn.endswith("/7"):
+            return httpx.Response(
+                429, headers={"x-amzn-ErrorType": "CallRateLimitExceededException"}
+            )
+        status = "CANCELLED" if polls[arn] >= 3 else "BUILDING"
+        return httpx.Response(200, json={"image": {"arn": arn, "state": {"status": status}}})
+
+    respx_mock.get(URL).mock(side_effect=service)
+    async with sib.AsyncImageBuilderClient(
+        region="us-east-1", credentials=PLAIN_CREDS, retry_policy=NO_SLEEP
+    ) as client:
+        results = await asyncio.gather(
+            *(client.wait_until_image_cancelled(arn, **FAST) for arn in arns)
+        )
+    assert [r.image.arn for r in results] == arns  # type: ignore[union-attr]
+    assert all(r.image.state.status == "CANCELLED" for r in results)  # type: ignore[union-attr]
+    # The throttled first attempt was retried inside the first poll.
+    assert polls[arns[6]] == 3 and polls[arns[0]] == 3
+
+
+def test_with_less_than_min_delay_left_the_wait_ends_without_another_poll() -> None:
+    run = Run([image("BUILDING")] * 5)
+    with pytest.raises(sib.WaiterTimeoutError) as info:
+        run.wait(min_delay=5, max_delay=5, max_wait=3)
+    assert (info.value.attempts, info.value.waited, run.sleeps) == (1, 0.0, [])
+    run = Run([image("BUILDING")] * 5, request_cost=8.0)  # a slow first poll eats the time
+    with pytest.raises(sib.WaiterTimeoutError) as info:
+        run.wait(min_delay=5, max_delay=30, max_wait=12)
+    assert info.value.attempts == 1 and run.sleeps == []
