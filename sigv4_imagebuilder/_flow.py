@@ -100,8 +100,8 @@ def call_flow(
     while True:
         number = state.start_attempt()
         credentials = yield GetCredentials()
-        request = _finish(ctx, sign(unsigned, credentials, region=ctx.region, now=ctx.now()),
-                          invocation_id, number)  # fmt: skip
+        signed = sign(unsigned, credentials, region=ctx.region, now=ctx.now())
+        request = _with_sdk_headers(ctx, signed, invocation_id, number)
         outcome: Outcome = yield Send(request)
         response = outcome.response
         error: ImageBuilderError
@@ -129,7 +129,9 @@ def call_flow(
             yield Sleep(delay)
 
 
-def _finish(ctx: CallContext, signed: HttpRequest, invocation_id: str, number: int) -> HttpRequest:
+def _with_sdk_headers(
+    ctx: CallContext, signed: HttpRequest, invocation_id: str, number: int
+) -> HttpRequest:
     # Unsigned headers, as the AWS SDKs send them.
     return HttpRequest(
         method=signed.method,

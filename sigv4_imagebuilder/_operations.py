@@ -399,3 +399,20 @@ GET_IMAGE: Operation[GetImageResponse] = Operation(
 OPERATIONS: Mapping[str, Operation[Any]] = MappingProxyType(
     {op.name: op for op in (CANCEL_IMAGE_CREATION, GET_IMAGE)}
 )
+
+
+def find_operation(method: str, path: str) -> Operation[Any] | None:
+    """The operation served at ``method`` and ``path`` (no query), or ``None``.
+
+    For code that sees requests rather than calls (a stand-in, a recorder).
+
+    Example:
+        >>> find_operation("GET", "/GetImage").name
+        'GetImage'
+        >>> find_operation("POST", "/GetImage") is None
+        True
+    """
+    return next(
+        (op for op in OPERATIONS.values() if op.method == method.upper() and op.path == path),
+        None,
+    )

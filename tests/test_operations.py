@@ -14,6 +14,7 @@ from sigv4_imagebuilder._operations import (
     GET_IMAGE,
     OPERATIONS,
     Member,
+    find_operation,
     freeze,
     thaw,
 )
@@ -189,3 +190,10 @@ def test_response_to_wire_knows_every_operation_and_nothing_else() -> None:
     assert response_to_wire(get) == {"latestVersionReferences": {"latestVersionArn": ARN}}
     with pytest.raises(TypeError, match="not an operation's result: dict"):
         response_to_wire({})
+
+
+def test_find_operation_routes_by_method_and_path() -> None:
+    assert find_operation("put", "/CancelImageCreation") is CANCEL_IMAGE_CREATION
+    assert find_operation("GET", "/GetImage") is GET_IMAGE
+    assert find_operation("GET", "/CancelImageCreation") is None
+    assert find_operation("GET", "/GetImage/") is None

@@ -344,6 +344,9 @@ def test_sync_client_failure_and_timeout(respx_mock: respx.MockRouter) -> None:
         with pytest.raises(sib.WaiterTimeoutError) as info:
             client.wait_until_image_cancelled(ARN, min_delay=0.01, max_delay=0.01, max_wait=0.05)
     assert info.value.attempts >= 2 and info.value.waited <= 1.0
+    assert info.value.last_response is not None
+    text = str(info.value) + repr(info.value) + repr(info.value.last_response)
+    assert PLAIN_CREDS.secret_access_key not in text and "Signature=" not in text
 
 
 async def test_async_client_waits_and_reports_changes(respx_mock: respx.MockRouter) -> None:
