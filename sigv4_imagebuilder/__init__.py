@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._credentials import CredentialProvider
+from ._credentials import CredentialProvider, Credentials
 from ._errors import (
     CallRateLimitExceededException,
     ClientException,
@@ -32,7 +32,7 @@ from ._errors import (
     TransportError,
     TransportTimeoutError,
 )
-from ._models import CancelImageCreationResponse, Credentials, ResponseMetadata
+from ._models import CancelImageCreationResponse, ResponseMetadata
 from ._retries import RetryPolicy
 from ._version import __version__
 

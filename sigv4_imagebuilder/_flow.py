@@ -14,13 +14,13 @@ import datetime
 import logging
 import uuid
 from collections.abc import Callable, Generator
-from typing import Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 import attrs
 
 from ._errors import ImageBuilderError, ResponseParseError, TransportError
 from ._http import HttpRequest, HttpResponse
-from ._models import CancelImageCreationResponse, Credentials
+from ._models import CancelImageCreationResponse
 from ._protocol import (
     build_request,
     parse_error,
@@ -31,6 +31,9 @@ from ._protocol import (
 from ._retries import RetryPolicy, RetryQuota, classify, is_clock_skew_error, server_time
 from ._signing import sign
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._credentials import Credentials
 
 logger = logging.getLogger("sigv4_imagebuilder")
 
@@ -58,7 +61,23 @@ class Sleep:
 
 @attrs.frozen
 class GetCredentials:
-    """Answer with the current :class:`Credentials` (refreshing them if due)."""
+    """Answer with the current :class:`Credentials` (refreshing them if due).
+
+    The clients never see it: their call contexts fetch credentials with the
+    resolver's own flow. A driver that holds credentials itself can answer it.
+    """
+
+
+@attrs.frozen
+class AcquireLock:
+    """Acquire the client's credentials lock; answer with the lock, or ``None``
+    when ``blocking`` is false and another caller holds it.
+
+    The flow releases it with the answer's synchronous ``release()``
+    (``threading.Lock`` in the sync client, ``asyncio.Lock`` in the async one).
+    """
+
+    blocking: bool
 
 
 @attrs.frozen
@@ -69,7 +88,7 @@ class RunBlocking:
     function: Callable[[], Any]
 
 
-Action = Union[Send, Sleep, GetCredentials, RunBlocking]
+Action = Union[Send, Sleep, GetCredentials, RunBlocking, AcquireLock]
 
 
 @attrs.frozen(kw_only=True)
@@ -96,6 +115,11 @@ def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def _ask_driver() -> Flow[Credentials]:
+    credentials: Credentials = yield GetCredentials()
+    return credentials
+
+
 def _new_token() -> str:
     return str(uuid.uuid4())
 
@@ -116,6 +140,8 @@ class CallContext:
         default=attrs.Factory(lambda self: RetryQuota(self.policy.budget), takes_self=True)
     )
     skew: ClockSkew = attrs.field(factory=ClockSkew)
+    #: The flow that yields current credentials (the client's resolver).
+    credentials: Callable[[], Flow[Credentials]] = _ask_driver
     clock: Callable[[], datetime.datetime] = _utcnow
     new_token: Callable[[], str] = _new_token
     user_agent: str = f"sigv4-imagebuilder/{__version__}"
@@ -149,7 +175,7 @@ def cancel_image_creation_flow(
         attempt += 1
         sends += 1
         retries = sends - 1
-        credentials: Credentials = yield GetCredentials()
+        credentials = yield from ctx.credentials()
         signed = sign(unsigned, credentials, region=ctx.region, now=ctx.now())
         request = HttpRequest(
             method=signed.method,
