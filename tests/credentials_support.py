@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -95,3 +98,39 @@ def run_sync(flow: Flow[Any], lock: threading.Lock | None = None) -> Any:
             action = flow.send(result)
     except StopIteration as stop:
         return stop.value
+
+
+def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
+    """``python -m sigv4_imagebuilder cancel-image-creation`` in a real subprocess.
+
+    The endpoint is a closed loopback port: nothing can leave the machine.
+    """
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    base.update(
+        {
+            "HOME": str(tmp_path),
+            "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    base.update(env)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sigv4_imagebuilder",
+            "cancel-image-creation",
+            "--image-build-version-arn",
+            "arn:aws:imagebuilder:us-east-1:123456789012:image/x/1.0.0/1",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            *args,
+        ],
+        capture_output=True,
+        env=base,
+        timeout=60,
+        check=False,
+    )
