@@ -57,3 +57,55 @@ def test_container_uri_rules() -> None:
             _container_url({"AWS_CONTAINER_CREDENTIALS_FULL_URI": bad})
     with pytest.raises(sib.CredentialRetrievalError, match="http:// or https://"):
         _container_url({"AWS_CONTAINER_CREDENTIALS_FULL_URI": "ftp://127.0.0.1/x"})
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "@evil.example/creds",
+        ".evil.example/creds",
+        "//evil.example/creds",
+        "\\\\evil.example/creds",
+        "/creds\\@evil",
+        "/creds\r\nHost: evil",
+        "/v2/creds/ü",
+    ],
+)
+def test_relative_uri_that_could_change_the_host_is_refused(relative: str) -> None:
+    with pytest.raises(sib.CredentialRetrievalError, match="RELATIVE_URI must be a path"):
+        _container_url({"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": relative})
+    # An @ after the first / is part of the path: the host stays 169.254.170.2.
+    assert (
+        _container_url({"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/x@y"})
+        == "http://169.254.170.2/v2/x@y"
+    )
+
+
+@pytest.mark.parametrize(
+    ("full", "message"),
+    [
+        ("http://127.0.0.1:99999/creds", "port is not a number"),
+        ("http://127.0.0.1:abc/creds", "port is not a number"),
+        ("http://user:PASSWORDpw@127.0.0.1/creds", "user name or password"),
+        ("http://127.0.0.1/creds?x=1", "query string or fragment"),
+        ("http://127.0.0.1/creds#frag", "query string or fragment"),
+        ("http://127.0.0.1/cr\neds", "control character"),
+        ("http:///creds", "followed by a host"),
+    ],
+)
+def test_unusable_full_uri_is_a_typed_error_without_echo(full: str, message: str) -> None:
+    with pytest.raises(sib.CredentialRetrievalError, match=message) as info:
+        _container_url({"AWS_CONTAINER_CREDENTIALS_FULL_URI": full})
+    assert "PASSWORD" not in str(info.value)
+
+
+def test_bad_authorization_tokens_are_typed_errors(tmp_path: Path) -> None:
+    base = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/creds"}
+    (tmp_path / "auth").write_bytes(b"\xff\xfeSECRETAUTH")
+    env = env_for(tmp_path, **base, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=str(tmp_path / "auth"))
+    with pytest.raises(sib.CredentialRetrievalError, match="is not UTF-8 text"):
+        resolve(env)
+    env = env_for(tmp_path, **base, AWS_CONTAINER_AUTHORIZATION_TOKEN="SECRETAUTH\r")
+    with pytest.raises(sib.CredentialRetrievalError, match="carriage return") as info:
+        resolve(env)
+    assert "SECRETAUTH" not in str(info.value)

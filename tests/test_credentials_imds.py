@@ -23,6 +23,7 @@ class ImdsServer:
     def __init__(self, role: str = "my-role") -> None:
         self.role = role
         self.received: list[ReceivedRequest] = []
+        self.credentials_body: bytes | None = None
 
     def __call__(self, request: ReceivedRequest) -> Reply:
         self.received.append(request)
@@ -35,6 +36,8 @@ class ImdsServer:
         if request.path == "/latest/meta-data/iam/security-credentials/":
             return Reply(body=self.role.encode())
         if request.path == f"/latest/meta-data/iam/security-credentials/{self.role}":
+            if self.credentials_body is not None:
+                return Reply(body=self.credentials_body)
             return Reply(
                 body=json.dumps(
                     {
@@ -77,3 +80,43 @@ def test_imds_unreachable_or_roleless_is_skipped_quickly(tmp_path: Path) -> None
         env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = server.endpoint_url
         with pytest.raises(sib.NoCredentialsError, match="no IAM role"):
             resolve(env)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        ("http://127.0.0.1:99999", "port is not a number"),
+        ("http://127.0.0.1:abc", "port is not a number"),
+        ("http://admin:PASSWORD@127.0.0.1:9", "user name or password"),
+    ],
+)
+def test_unusable_metadata_endpoint_is_a_typed_error(
+    tmp_path: Path, endpoint: str, message: str
+) -> None:
+    env = env_for(tmp_path, AWS_EC2_METADATA_SERVICE_ENDPOINT=endpoint)
+    del env["AWS_EC2_METADATA_DISABLED"]
+    with pytest.raises(sib.CredentialRetrievalError, match=message) as info:
+        resolve(env)
+    assert "PASSWORD" not in str(info.value)
+
+
+def test_hostile_metadata_replies_are_typed_errors(tmp_path: Path) -> None:
+    def handler(request: ReceivedRequest) -> Reply:
+        if request.path == "/latest/api/token":
+            return Reply(body=b"token\r\nX-Injected: 1")
+        return Reply(status=404)
+
+    with LoopbackServer(handler) as server:
+        env = env_for(tmp_path, AWS_EC2_METADATA_SERVICE_ENDPOINT=server.endpoint_url)
+        del env["AWS_EC2_METADATA_DISABLED"]
+        with pytest.raises(sib.CredentialRetrievalError, match="not a valid header value"):
+            resolve(env)
+    imds = ImdsServer()
+    replies = [b"[" * 100_000, b'{"Code": "AccessDenied"}']
+    with LoopbackServer(imds) as server:
+        env = env_for(tmp_path, AWS_EC2_METADATA_SERVICE_ENDPOINT=server.endpoint_url)
+        del env["AWS_EC2_METADATA_DISABLED"]
+        for body, message in zip(replies, ["is not JSON", "AccessDenied"], strict=True):
+            imds.credentials_body = body
+            with pytest.raises(sib.CredentialRetrievalError, match=message):
+                resolve(env)

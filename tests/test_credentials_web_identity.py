@@ -96,3 +96,66 @@ def test_web_identity_from_profile_and_sts_errors(tmp_path: Path) -> None:
     )
     with pytest.raises(sib.CredentialRetrievalError, match="cannot read token file"):
         resolve(env)
+
+
+def test_non_utf8_token_file_is_a_typed_error(tmp_path: Path) -> None:
+    (tmp_path / "token").write_bytes(b"\xff\xfe\x00eyJ")
+    env = env_for(
+        tmp_path,
+        AWS_WEB_IDENTITY_TOKEN_FILE=str(tmp_path / "token"),
+        AWS_ROLE_ARN="arn:aws:iam::1:role/r",
+    )
+    with pytest.raises(sib.CredentialRetrievalError, match="is not UTF-8 text"):
+        resolve(env)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        ("http://127.0.0.1:99999", "port is not a number"),
+        ("http://127.0.0.1:abc", "port is not a number"),
+        ("https://u:PASSWORD@sts.example", "user name or password"),
+        ("https://sts.example/?Action=x", "query string"),
+    ],
+)
+def test_unusable_sts_endpoint_is_a_typed_error(
+    tmp_path: Path, endpoint: str, message: str
+) -> None:
+    (tmp_path / "token").write_text("eyJ")
+    env = env_for(
+        tmp_path,
+        AWS_WEB_IDENTITY_TOKEN_FILE=str(tmp_path / "token"),
+        AWS_ROLE_ARN="arn:aws:iam::1:role/r",
+        AWS_ENDPOINT_URL_STS=endpoint,
+    )
+    with pytest.raises(
+        sib.CredentialRetrievalError, match=f"AWS_ENDPOINT_URL_STS .*{message}"
+    ) as info:
+        resolve(env)
+    assert "PASSWORD" not in str(info.value)
+
+
+def test_hostile_sts_replies_are_typed_errors(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("eyJ")
+    replies = [
+        (Reply(body=b"<not xml"), "the reply is not XML"),
+        (Reply(body=b"<Response/>"), "the reply has no Credentials"),
+        (
+            Reply(
+                body=b"<R><Credentials><AccessKeyId>ASIA</AccessKeyId><SecretAccessKey>s"
+                b"</SecretAccessKey><SessionToken>SECRETTOKEN&#13;</SessionToken></Credentials></R>"
+            ),
+            "SessionToken is not a valid HTTP header value",
+        ),
+    ]
+    for reply, message in replies:
+        with LoopbackServer(lambda request, reply=reply: reply) as server:
+            env = env_for(
+                tmp_path,
+                AWS_WEB_IDENTITY_TOKEN_FILE=str(tmp_path / "token"),
+                AWS_ROLE_ARN="arn:aws:iam::1:role/r",
+                AWS_ENDPOINT_URL_STS=server.endpoint_url,
+            )
+            with pytest.raises(sib.CredentialRetrievalError, match=message) as info:
+                resolve(env)
+        assert "SECRETTOKEN" not in str(info.value)
