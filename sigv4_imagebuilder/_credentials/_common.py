@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -169,9 +168,3 @@ def read_token_file(path: str, where: str) -> Flow[str]:
     assert isinstance(token, str)
     return token
 
-
-def env_or_profile(
-    env: Mapping[str, str], variable: str, profile: Mapping[str, str], key: str
-) -> str | None:
-    """The value of ``variable``, else the profile's ``key``; None when neither is set."""
-    return env.get(variable) or profile.get(key) or None
