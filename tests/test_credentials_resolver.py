@@ -326,3 +326,27 @@ def test_naive_and_extreme_expirations_from_a_provider(tmp_path: Path) -> None:
             region="us-east-1", credentials=sib.Credentials("F", "s", expiration=when)
         )
         assert fixed._run(fixed._credentials.flow()).access_key_id == "F"
+
+
+async def test_a_cancelled_refresh_releases_the_lock() -> None:
+    started = threading.Event()
+    release = threading.Event()
+    calls: list[int] = []
+
+    def provider() -> sib.Credentials:
+        calls.append(1)
+        if len(calls) == 1:
+            started.set()
+            assert release.wait(30)
+        return sib.Credentials("P", "s")
+
+    async with sib.AsyncImageBuilderClient(region="us-east-1", credentials=provider) as client:
+        task = asyncio.ensure_future(client._run(client._credentials.flow()))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not client._credentials_lock.locked()
+        release.set()
+        assert (await client._run(client._credentials.flow())).access_key_id == "P"

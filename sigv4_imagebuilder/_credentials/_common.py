@@ -167,4 +167,3 @@ def read_token_file(path: str, where: str) -> Flow[str]:
         raise CredentialRetrievalError(f"{where} {path}: the file is not UTF-8 text") from None
     assert isinstance(token, str)
     return token
-
