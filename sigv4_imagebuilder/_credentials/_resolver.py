@@ -73,14 +73,11 @@ class CredentialResolver:
         self._result: Credentials | None = None
         self._failure: tuple[BaseException, TracebackType | None] | None = None
 
-    def _left(self, credentials: Credentials | None) -> datetime.timedelta | None:
-        # None is "no expiration"; callers check `credentials is None` first.
-        return None if credentials is None else time_left(credentials, self._clock())
-
     def _usable(self, credentials: Credentials | None, margin: datetime.timedelta) -> bool:
+        # Usable: held, and either not expiring or more than `margin` from expiry.
         if credentials is None:
             return False
-        left = self._left(credentials)
+        left = time_left(credentials, self._clock())
         return left is None or left > margin
 
     def flow(self) -> Flow[Credentials]:
@@ -97,8 +94,8 @@ class CredentialResolver:
             if lock is None:
                 return cached
             try:
-                if self._cached is not cached:
-                    return self._cached or cached  # refreshed while we looked
+                if self._cached is not cached and self._cached is not None:
+                    return self._cached  # refreshed between our look and the lock
                 return (yield from self._refresh())
             finally:
                 lock.release()
