@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 
 import attrs
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
 #: Request headers whose values are secret or replayable; reprs show "***".
 SENSITIVE_HEADERS = frozenset({"authorization", "x-amz-security-token"})
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def redacted(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -56,7 +56,12 @@ class HttpResponse:
 
 
 def host_header(url: str) -> str:
-    """Return the ``Host`` value for ``url``: lower-case host, port only if not default."""
+    """Return the ``Host`` value for ``url``: lower-case host, port only if not default.
+
+    Example:
+        >>> host_header("http://[::1]:9000/x"), host_header("https://Example.COM:443/")
+        ('[::1]:9000', 'example.com')
+    """
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if ":" in host:  # IPv6 literal

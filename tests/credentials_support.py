@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import sigv4_imagebuilder as sib
-from sigv4_imagebuilder._flow import AcquireLock, Flow, RunBlocking
+from sigv4_imagebuilder._actions import AcquireLock, Flow, RunBlocking
 from sigv4_imagebuilder.testing import ReceivedRequest, Reply
 
 UTC = datetime.timezone.utc

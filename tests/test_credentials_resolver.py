@@ -19,8 +19,8 @@ from credentials_support import (
 )
 
 import sigv4_imagebuilder as sib
+from sigv4_imagebuilder._actions import Flow, RunBlocking
 from sigv4_imagebuilder._credentials import CredentialResolver
-from sigv4_imagebuilder._flow import Flow, RunBlocking
 from sigv4_imagebuilder.testing import LoopbackServer
 
 

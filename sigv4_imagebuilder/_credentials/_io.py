@@ -7,6 +7,6 @@ and the resolver takes the client's lock with ``AcquireLock``.
 
 from __future__ import annotations
 
-from .._flow import AcquireLock, Flow, Outcome, RunBlocking, Send
+from .._actions import AcquireLock, Flow, Outcome, RunBlocking, Send
 
 __all__ = ["AcquireLock", "Flow", "Outcome", "RunBlocking", "Send"]
