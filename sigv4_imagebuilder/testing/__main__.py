@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .._models import Credentials
+from .._credentials import Credentials
 from ._local import DEFAULT_CREDENTIALS, STATUSES, LocalImageBuilder
 
 DEMO_ARN = "arn:aws:imagebuilder:us-east-1:123456789012:image/demo-recipe/1.0.0/1"

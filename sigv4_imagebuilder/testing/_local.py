@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterable
 from types import TracebackType
 
-from .._models import Credentials
+from .._credentials import Credentials
 from .._protocol import ARN_PATTERN, CLIENT_TOKEN_MAX
 from ._loopback import LoopbackServer, ReceivedRequest, Reply
 from ._sigv4 import verify_request
