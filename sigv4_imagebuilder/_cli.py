@@ -258,10 +258,11 @@ def _output_format(args: argparse.Namespace, env: Mapping[str, str]) -> str:
         return str(args.output)
     if env.get("AWS_DEFAULT_OUTPUT"):
         return check_output_format(env["AWS_DEFAULT_OUTPUT"], "AWS_DEFAULT_OUTPUT")
-    from ._config import read_shared_files, select_profile
+    from ._config import select_profile
+    from ._shared_files import read_shared_files
 
     files = read_shared_files(env)
-    name, _, config, _ = select_profile(files, env, args.profile)
+    name, _, config = select_profile(files, env, args.profile)
     if config.get("output"):
         return check_output_format(config["output"], f"profile {name!r} output")
     return DEFAULT_OUTPUT
