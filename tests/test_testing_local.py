@@ -1,0 +1,376 @@
+"""LocalImageBuilder as a stand-in for the service: GetImage, the asynchronous cancel, bounds.
+
+GetImage is exercised with botocore's own client (a client nobody here wrote)
+and with raw signed requests, never with this library's code, so the stand-in
+is checked against the service's wire format rather than against the client.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import botocore.session
+import httpx
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotocoreCredentials
+from conftest import ARN, CREDS, NO_SLEEP, PLAIN_CREDS, SECRET, SESSION_TOKEN
+
+import sigv4_imagebuilder as sib
+from sigv4_imagebuilder.testing import NON_TERMINAL, TERMINAL, LocalImageBuilder
+
+PREFIX = "arn:aws:imagebuilder:us-east-1:123456789012:image/demo-recipe"
+STATUSES = sorted(NON_TERMINAL | TERMINAL)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+_SESSIONS: list[Any] = []
+
+
+def boto(server: LocalImageBuilder, creds: sib.Credentials = PLAIN_CREDS) -> Any:
+    """botocore's imagebuilder client pointed at the stand-in (no retries: errors show)."""
+    from botocore.config import Config
+
+    if not _SESSIONS:  # one session: it loads the service model once
+        _SESSIONS.append(botocore.session.get_session())
+    return _SESSIONS[0].create_client(
+        "imagebuilder",
+        region_name="us-east-1",
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
+        aws_session_token=creds.session_token,
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+
+
+def signed_get(
+    server: LocalImageBuilder,
+    query: str,
+    creds: sib.Credentials = PLAIN_CREDS,
+    *,
+    path: str = "/GetImage",
+    method: str = "GET",
+    extra_headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """A request signed by botocore's SigV4Auth, sent by httpx with exactly that query."""
+    url = f"{server.endpoint_url}{path}" + (f"?{query}" if query else "")
+    request = AWSRequest(method=method, url=url, headers=dict(extra_headers or {}))
+    SigV4Auth(
+        BotocoreCredentials(creds.access_key_id, creds.secret_access_key, creds.session_token),
+        "imagebuilder",
+        "us-east-1",
+    ).add_auth(request)
+    with httpx.Client(verify=False) as http:  # plain http: skip loading CA certificates
+        return http.request(method, url, headers=dict(request.headers.items()))
+
+
+@pytest.fixture
+def server() -> Iterator[LocalImageBuilder]:
+    with LocalImageBuilder(PLAIN_CREDS, region="us-east-1") as s:
+        yield s
+
+
+def test_botocore_get_image_parses_every_status(server: LocalImageBuilder) -> None:
+    client = boto(server)
+    for build, status in enumerate(STATUSES, start=1):
+        arn = f"{PREFIX}/1.0.0/{build}"
+        server.add_image(arn, status, tags={"team": "builds"})
+        reply = client.get_image(imageBuildVersionArn=arn)
+        image = reply["image"]
+        assert reply["requestId"] == reply["ResponseMetadata"]["RequestId"]
+        assert image["arn"] == arn and image["name"] == "demo-recipe"
+        assert (image["version"], image["type"]) == (f"1.0.0/{build}", "AMI")
+        assert image["platform"] == "Linux" and image["state"] == {"status": status}
+        assert image["buildType"] == "USER_INITIATED" and image["tags"] == {"team": "builds"}
+        assert image["imageRecipe"]["version"] == "1.0.0"
+        datetime.datetime.strptime(image["dateCreated"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        amis = image["outputResources"].get("amis", [])
+        if status in {"AVAILABLE", "DEPRECATED", "DISABLED"}:
+            assert len(amis) == 1 and amis[0]["image"].startswith("ami-"), status
+            assert (amis[0]["region"], amis[0]["accountId"]) == ("us-east-1", "123456789012")
+            assert amis[0]["state"] == {"status": "AVAILABLE"}
+        else:
+            assert amis == [], status
+        assert reply["latestVersionReferences"]["latestPatchVersionArn"] == arn
+
+
+def test_get_image_reply_matches_the_service_model_shapes(server: LocalImageBuilder) -> None:
+    """Every member the stand-in sends is one the service model declares, with its type."""
+    import gzip
+    from pathlib import Path
+
+    model_path = Path(botocore.__file__).parent / "data/imagebuilder/2019-12-02/service-2.json.gz"
+    shapes = json.loads(gzip.decompress(model_path.read_bytes()))["shapes"]
+    kinds = {"string": str, "boolean": bool, "integer": int, "map": dict, "list": list}
+
+    def check(value: Any, shape_name: str, where: str) -> None:
+        shape = shapes[shape_name]
+        if shape["type"] == "structure":
+            assert isinstance(value, dict), where
+            for key, member in value.items():
+                assert key in shape["members"], f"{where}.{key} is not in the model"
+                check(member, shape["members"][key]["shape"], f"{where}.{key}")
+        elif shape["type"] == "list":
+            assert isinstance(value, list), where
+            for i, item in enumerate(value):
+                check(item, shape["member"]["shape"], f"{where}[{i}]")
+        else:
+            assert isinstance(value, kinds[shape["type"]]), where
+            if "enum" in shape:
+                assert value in shape["enum"], where
+
+    server.add_image(f"{PREFIX}/1.0.0/3", "AVAILABLE", tags={"a": "b"})
+    server.add_image(f"{PREFIX}/1.0.0/4", "FAILED")
+    server.set_image_status(f"{PREFIX}/1.0.0/4", "FAILED", "Step 'build' failed.")
+    for arn in (f"{PREFIX}/1.0.0/3", f"{PREFIX}/1.0.0/4"):
+        reply = signed_get(server, "imageBuildVersionArn=" + quote(arn, safe=""))
+        assert reply.status_code == 200, reply.text
+        check(reply.json(), "GetImageResponse", "GetImageResponse")
+    assert reply.json()["image"]["state"] == {"status": "FAILED", "reason": "Step 'build' failed."}
+
+
+def test_botocore_cancel_then_get_with_a_cancel_delay() -> None:
+    clock = FakeClock()
+    arn = f"{PREFIX}/1.0.0/3"
+    with LocalImageBuilder(PLAIN_CREDS, region="us-east-1", clock=clock) as server:
+        server.add_image(arn, "BUILDING", cancel_delay=30)
+        client = boto(server)
+        first = client.cancel_image_creation(imageBuildVersionArn=arn)
+        assert first["imageBuildVersionArn"] == arn and len(first["clientToken"]) == 36
+        # Accepted, not yet done: the build is still stopping.
+        assert client.get_image(imageBuildVersionArn=arn)["image"]["state"]["status"] == "BUILDING"
+        assert server.image_status(arn) == "BUILDING"
+        clock.now += 20
+        # Still non-terminal: a second cancel is accepted and does not restart the delay.
+        second = client.cancel_image_creation(imageBuildVersionArn=arn)
+        assert second["requestId"] != first["requestId"]
+        clock.now += 10
+        state = client.get_image(imageBuildVersionArn=arn)["image"]["state"]
+        assert state == {"status": "CANCELLED"} and server.image_status(arn) == "CANCELLED"
+        # Now terminal: a third cancel is refused.
+        with pytest.raises(client.exceptions.InvalidRequestException):
+            client.cancel_image_creation(imageBuildVersionArn=arn)
+        # Every request above passed the stand-in's signature check.
+        assert [r.path for r in server.requests] == [
+            "/CancelImageCreation", "/GetImage", "/CancelImageCreation", "/GetImage",
+            "/CancelImageCreation",
+        ]  # fmt: skip
+
+
+def test_the_library_client_cancels_with_a_delay_too() -> None:
+    clock = FakeClock()
+    with (
+        LocalImageBuilder(CREDS, region="us-east-1", clock=clock) as server,
+        sib.ImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=server.endpoint_url
+        ) as client,
+    ):
+        server.add_image(ARN, "TESTING", cancel_delay=5)
+        client.cancel_image_creation(ARN)
+        assert server.image_status(ARN) == "TESTING"
+        clock.now += 5
+        assert server.image_status(ARN) == "CANCELLED"
+
+
+def test_set_image_status_drives_any_transition_and_drops_a_pending_cancel() -> None:
+    clock = FakeClock()
+    arn = f"{PREFIX}/1.0.0/3"
+    with LocalImageBuilder(PLAIN_CREDS, region="us-east-1", clock=clock) as server:
+        server.add_image(arn, "BUILDING", cancel_delay=10)
+        client = boto(server)
+        client.cancel_image_creation(imageBuildVersionArn=arn)
+        server.set_image_status(arn, "AVAILABLE")  # the cancel lost the race
+        clock.now += 60
+        image = client.get_image(imageBuildVersionArn=arn)["image"]
+        assert image["state"] == {"status": "AVAILABLE"} and image["outputResources"]["amis"]
+        for status in ("DEPRECATED", "DISABLED", "DELETED", "PENDING"):
+            server.set_image_status(arn, status, f"moved to {status}")
+            state = client.get_image(imageBuildVersionArn=arn)["image"]["state"]
+            assert state == {"status": status, "reason": f"moved to {status}"}
+    with pytest.raises(ValueError, match="unknown image"):
+        server.set_image_status(f"{PREFIX}/9.9.9/9", "FAILED")
+    with pytest.raises(ValueError, match="unknown status"):
+        server.set_image_status(arn, "STOPPED")
+    for reason in ("", "x" * 1025, 5):
+        with pytest.raises(ValueError, match="reason"):
+            server.set_image_status(arn, "FAILED", reason)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("delay", [-1, float("nan"), float("inf"), "5", True])
+def test_add_image_refuses_bad_delays(delay: object) -> None:
+    with pytest.raises(ValueError, match="cancel_delay"):
+        LocalImageBuilder().add_image(ARN, cancel_delay=delay)  # type: ignore[arg-type]
+
+
+def test_version_arns_with_wildcards_resolve_to_the_latest_build(
+    server: LocalImageBuilder,
+) -> None:
+    for version in ("1.0.0/1", "1.0.0/2", "1.2.0/1", "1.10.3/1", "2.0.0/7"):
+        server.add_image(f"{PREFIX}/{version}", "AVAILABLE")
+    # Same name, another account: never mixed in.
+    server.add_image(
+        "arn:aws:imagebuilder:us-east-1:210987654321:image/demo-recipe/9.0.0/1", "AVAILABLE"
+    )
+    client = boto(server)
+    for wanted, found in [
+        ("1.0.0", "1.0.0/2"),
+        ("1.x.x", "1.10.3/1"),
+        ("1.2.x", "1.2.0/1"),
+        ("x.x.x", "2.0.0/7"),
+        ("x.0.0", "2.0.0/7"),
+        ("2.0.0/7", "2.0.0/7"),
+    ]:
+        reply = client.get_image(imageBuildVersionArn=f"{PREFIX}/{wanted}")
+        assert reply["image"]["arn"] == f"{PREFIX}/{found}", wanted
+    refs = client.get_image(imageBuildVersionArn=f"{PREFIX}/1.0.0/1")["latestVersionReferences"]
+    assert refs == {
+        "latestVersionArn": f"{PREFIX}/2.0.0/7",
+        "latestMajorVersionArn": f"{PREFIX}/1.10.3/1",
+        "latestMinorVersionArn": f"{PREFIX}/1.0.0/2",
+        "latestPatchVersionArn": f"{PREFIX}/1.0.0/2",
+    }
+    for missing in ("3.x.x", "1.0.0/3", "1.1.x"):
+        with pytest.raises(client.exceptions.ClientException, match="does not exist"):
+            client.get_image(imageBuildVersionArn=f"{PREFIX}/{missing}")
+
+
+def test_get_image_errors_are_modeled_and_typed(server: LocalImageBuilder) -> None:
+    client = boto(server)
+    with pytest.raises(client.exceptions.ClientException) as info:
+        client.get_image(imageBuildVersionArn=f"{PREFIX}/1.0.0/3")
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    bad_queries = [
+        "",
+        "imageBuildVersionArn=arn%3Anope",
+        "imageBuildVersionArn=" + quote(f"{PREFIX}/1.0", safe=""),
+        "imageBuildVersionArn=" + quote(f"{PREFIX}/1.0.0/3/4", safe=""),
+        "imageBuildVersionArn=a&imageBuildVersionArn=b",
+        "other=1",
+    ]
+    for query in bad_queries:
+        reply = signed_get(server, query)
+        assert reply.status_code == 400, query
+        assert reply.headers["x-amzn-errortype"].startswith("InvalidRequestException"), query
+    # The route table is by method AND path.
+    for method, path in (("PUT", "/GetImage"), ("GET", "/CancelImageCreation"), ("GET", "/")):
+        reply = signed_get(server, "", method=method, path=path)
+        assert reply.status_code == 404
+        assert reply.headers["x-amzn-errortype"].startswith("UnknownOperationException")
+
+
+def test_get_image_checks_the_signature_of_the_exact_query(server: LocalImageBuilder) -> None:
+    arn = f"{PREFIX}/1.0.0/3"
+    server.add_image(arn)
+    good = signed_get(server, "imageBuildVersionArn=" + quote(arn, safe=""))
+    assert good.status_code == 200 and good.json()["image"]["arn"] == arn
+    # Signed for one ARN, sent for another: refused, nothing answered for either.
+    request = AWSRequest(
+        method="GET",
+        url=f"{server.endpoint_url}/GetImage?imageBuildVersionArn="
+        + quote(f"{PREFIX}/1.0.0/9", safe=""),
+    )
+    SigV4Auth(
+        BotocoreCredentials(PLAIN_CREDS.access_key_id, PLAIN_CREDS.secret_access_key),
+        "imagebuilder",
+        "us-east-1",
+    ).add_auth(request)
+    forged = httpx.get(
+        f"{server.endpoint_url}/GetImage?imageBuildVersionArn=" + quote(arn, safe=""),
+        headers=dict(request.headers.items()),
+    )
+    assert forged.status_code == 403
+    assert forged.headers["x-amzn-errortype"].startswith("InvalidSignatureException")
+    assert "image" not in forged.json()
+
+
+def test_a_session_token_with_long_term_credentials_is_refused(server: LocalImageBuilder) -> None:
+    arn = f"{PREFIX}/1.0.0/3"
+    server.add_image(arn)
+    # The same key id and secret as the server's, plus a token they cannot have.
+    with_token = sib.Credentials(
+        PLAIN_CREDS.access_key_id, PLAIN_CREDS.secret_access_key, session_token=SESSION_TOKEN
+    )
+    reply = signed_get(server, "imageBuildVersionArn=" + quote(arn, safe=""), with_token)
+    assert reply.status_code == 403
+    assert reply.headers["x-amzn-errortype"].startswith("UnrecognizedClientException")
+    assert reply.json()["message"] == "The security token included in the request is invalid."
+    assert SESSION_TOKEN not in reply.text
+    with (
+        sib.ImageBuilderClient(
+            region="us-east-1",
+            credentials=with_token,
+            endpoint_url=server.endpoint_url,
+            retry_policy=NO_SLEEP,
+        ) as client,
+        pytest.raises(sib.ServiceError) as info,
+    ):
+        client.cancel_image_creation(arn)
+    assert (info.value.code, info.value.status_code) == ("UnrecognizedClientException", 403)
+    assert SESSION_TOKEN not in str(info.value) and SECRET not in str(info.value)
+    assert server.image_status(arn) == "BUILDING"
+    # Unsigned token header alone (no Authorization) is still just unsigned.
+    unsigned = httpx.get(
+        f"{server.endpoint_url}/GetImage", headers={"X-Amz-Security-Token": SESSION_TOKEN}
+    )
+    assert unsigned.headers["x-amzn-errortype"].startswith("IncompleteSignatureException")
+
+
+def test_requests_and_tokens_are_bounded() -> None:
+    arns = [f"{PREFIX}/1.0.{i}/1" for i in range(4)]
+    with (
+        LocalImageBuilder(CREDS, region="us-east-1", max_requests=3, max_tokens=2) as server,
+        sib.ImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=server.endpoint_url
+        ) as client,
+    ):
+        for arn in arns:
+            server.add_image(arn, cancel_delay=100)
+        first = client.cancel_image_creation(arns[0], client_token="tok-0")
+        assert client.cancel_image_creation(arns[0], client_token="tok-0") == first
+        client.cancel_image_creation(arns[1], client_token="tok-1")
+        client.cancel_image_creation(arns[2], client_token="tok-2")
+        # tok-0 was the oldest of three: forgotten, so reusing it with another
+        # image is a new cancel, not IdempotentParameterMismatchException.
+        again = client.cancel_image_creation(arns[3], client_token="tok-0")
+        assert again.image_build_version_arn == arns[3]
+        # tok-2 is remembered: the mismatch is still caught.
+        with pytest.raises(sib.IdempotentParameterMismatchException):
+            client.cancel_image_creation(arns[0], client_token="tok-2")
+        kept = server.requests
+        assert len(kept) == 3 and isinstance(kept, list)
+        assert json.loads(kept[-1].body)["clientToken"] == "tok-2"
+        kept.clear()  # a copy: the server's log is untouched
+        assert len(server.requests) == 3
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="max_requests"):
+            LocalImageBuilder(max_requests=bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="max_tokens"):
+            LocalImageBuilder(max_tokens=bad)  # type: ignore[arg-type]
+
+
+def test_the_stand_in_shares_no_rules_with_the_client() -> None:
+    """The stand-in checks the client; it must not import the client's protocol or specs."""
+    import ast
+    from pathlib import Path
+
+    import sigv4_imagebuilder.testing as kit
+
+    allowed = {"_models", "_http"}  # plain data types (Credentials), and a redaction helper
+    for name in ("_local.py", "_sigv4.py"):
+        tree = ast.parse((Path(kit.__file__).parent / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 2:
+                assert node.module in allowed, f"{name} imports {node.module}"
