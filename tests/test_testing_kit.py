@@ -331,6 +331,23 @@ def test_demo_runs_end_to_end() -> None:
     assert ": BUILDING" in done.stdout and ": CANCELLED" in done.stdout and "stopped" in done.stdout
 
 
+def _signed_get_image(endpoint: str, creds: sib.Credentials) -> httpx.Request:
+    from urllib.parse import quote
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials as BotocoreCredentials
+
+    url = f"{endpoint}/GetImage?imageBuildVersionArn={quote(ARN, safe='')}"
+    signing = AWSRequest(method="GET", url=url)
+    SigV4Auth(
+        BotocoreCredentials(creds.access_key_id, creds.secret_access_key),
+        "imagebuilder",
+        "us-east-1",
+    ).add_auth(signing)
+    return httpx.Request("GET", url, headers=dict(signing.headers.items()))
+
+
 def test_serve_command_runs_until_interrupted(tmp_path: Path) -> None:
     import signal
 
@@ -344,6 +361,8 @@ def test_serve_command_runs_until_interrupted(tmp_path: Path) -> None:
             f"{ARN}=TESTING",
             "--region",
             "us-east-1",
+            "--cancel-delay",
+            "3600",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -358,6 +377,11 @@ def test_serve_command_runs_until_interrupted(tmp_path: Path) -> None:
                 region="us-east-1", credentials=creds, endpoint_url=endpoint
             ) as client:
                 assert client.cancel_image_creation(ARN).image_build_version_arn == ARN
+            # The cancel is accepted but takes an hour: GetImage still says TESTING.
+            request = _signed_get_image(endpoint, creds)
+            with httpx.Client() as http:
+                state = http.send(request).json()["image"]["state"]
+            assert state == {"status": "TESTING"}
         finally:
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=10) == 0
@@ -375,3 +399,74 @@ def test_serve_command_runs_until_interrupted(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "unknown status" in bad.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "sigv4_imagebuilder.testing", "serve", "--image", ARN,
+         "--cancel-delay", "-5"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "cancel_delay" in bad.stderr
+
+
+def test_testing_all_is_sorted_and_exact() -> None:
+    import sigv4_imagebuilder.testing as kit
+
+    assert kit.__all__ == sorted(kit.__all__)
+    assert set(kit.__all__) == {
+        "DEFAULT_CREDENTIALS",
+        "NON_TERMINAL",
+        "TERMINAL",
+        "Fixture",
+        "FixtureError",
+        "FixtureResponse",
+        "LocalImageBuilder",
+        "LoopbackServer",
+        "ReceivedRequest",
+        "Recording",
+        "Replay",
+        "ReplayMismatch",
+        "Reply",
+        "SignatureProblem",
+        "load_fixture",
+        "load_fixtures",
+        "record",
+        "replay",
+        "verify_request_signature",
+        "verify_signature",
+    }
+    for name in kit.__all__:
+        assert getattr(kit, name) is not None
+
+
+def test_plugin_fixtures_serve_get_image(local_imagebuilder: LocalImageBuilder) -> None:
+    """The plugin's stand-in answers GetImage for any SDK; here botocore's."""
+    import botocore.session
+
+    from sigv4_imagebuilder.testing import DEFAULT_CREDENTIALS
+
+    local_imagebuilder.add_image(ARN, "BUILDING", cancel_delay=3600)
+    boto = botocore.session.get_session().create_client(
+        "imagebuilder",
+        region_name="us-east-1",
+        endpoint_url=local_imagebuilder.endpoint_url,
+        aws_access_key_id=DEFAULT_CREDENTIALS.access_key_id,
+        aws_secret_access_key=DEFAULT_CREDENTIALS.secret_access_key,
+    )
+    boto.cancel_image_creation(imageBuildVersionArn=ARN)
+    assert boto.get_image(imageBuildVersionArn=ARN)["image"]["state"]["status"] == "BUILDING"
+    local_imagebuilder.set_image_status(ARN, "CANCELLED")
+    assert boto.get_image(imageBuildVersionArn=ARN)["image"]["state"]["status"] == "CANCELLED"
+
+
+def test_plugin_replay_fixture_plays_get_image(imagebuilder_replay: object) -> None:
+    from conftest import FIXTURES
+
+    r = imagebuilder_replay(FIXTURES / "get_image" / "available.json")  # type: ignore[operator]
+    with httpx.Client() as http:
+        got = http.get(
+            "https://imagebuilder.us-east-1.amazonaws.com/GetImage",
+            params={"imageBuildVersionArn": ARN},
+        )
+    assert got.json()["image"]["outputResources"]["amis"][0]["image"].startswith("ami-")
+    assert len(r.calls) == 1
