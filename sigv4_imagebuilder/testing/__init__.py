@@ -17,7 +17,8 @@
 from __future__ import annotations
 
 from ._fixtures import Fixture, FixtureError, FixtureResponse, load_fixture, load_fixtures
-from ._local import DEFAULT_CREDENTIALS, NON_TERMINAL, TERMINAL, LocalImageBuilder
+from ._images import NON_TERMINAL, TERMINAL
+from ._local import DEFAULT_CREDENTIALS, LocalImageBuilder
 from ._loopback import LoopbackServer, ReceivedRequest, Reply
 from ._record import Recording, record
 from ._replay import Replay, ReplayMismatch, replay

@@ -16,7 +16,8 @@ import threading
 from collections.abc import Sequence
 
 from .._models import Credentials
-from ._local import DEFAULT_CREDENTIALS, STATUSES, LocalImageBuilder
+from ._images import STATUSES
+from ._local import DEFAULT_CREDENTIALS, LocalImageBuilder
 
 DEMO_ARN = "arn:aws:imagebuilder:us-east-1:123456789012:image/demo-recipe/1.0.0/1"
 

@@ -46,10 +46,8 @@ from __future__ import annotations
 
 import collections
 import datetime
-import hashlib
 import json
 import math
-import re
 import threading
 import time
 import uuid
@@ -57,36 +55,21 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from urllib.parse import parse_qs
 
-import attrs
-
 from .._models import Credentials
+from ._images import (
+    BUILD_VERSION_ARN,
+    STATUSES,
+    TERMINAL,
+    VERSION_ARN,
+    Image,
+    image_json,
+)
 from ._loopback import LoopbackServer, ReceivedRequest, Reply
 from ._sigv4 import verify_request
-
-NON_TERMINAL = frozenset(
-    {"PENDING", "CREATING", "BUILDING", "TESTING", "DISTRIBUTING", "INTEGRATING"}
-)
-TERMINAL = frozenset({"AVAILABLE", "CANCELLED", "FAILED", "DEPRECATED", "DELETED", "DISABLED"})
-STATUSES = NON_TERMINAL | TERMINAL
-#: Statuses in which an image has its AMI (it was built and distributed).
-_HAS_OUTPUT = frozenset({"AVAILABLE", "DEPRECATED", "DISABLED"})
 
 #: Credentials the stand-in accepts when none are given. Not secret: local only.
 DEFAULT_CREDENTIALS = Credentials("AKIDLOCALSTANDIN", "local-stand-in-secret")
 
-# From the service model (imagebuilder 2019-12-02), written out here on purpose.
-# ImageBuildVersionArn (CancelImageCreation, and what add_image holds):
-_BUILD_VERSION_ARN = re.compile(
-    r"arn:(?P<partition>aws[^:]*):imagebuilder:(?P<region>[^:]+):"
-    r"(?P<account>[0-9]{12}|aws(?:-[a-z-]+)?):image/(?P<name>[a-z0-9_-]+)/"
-    r"(?P<major>[0-9]+)\.(?P<minor>[0-9]+)\.(?P<patch>[0-9]+)/(?P<build>[0-9]+)"
-)
-# The version half of ImageVersionArnOrBuildVersionArn (GetImage):
-_VERSION_ARN = re.compile(
-    r"arn:(?P<partition>aws[^:]*):imagebuilder:(?P<region>[^:]+):"
-    r"(?P<account>[0-9]{12}|aws(?:-[a-z-]+)?):image/(?P<name>[a-z0-9_-]+)/"
-    r"(?P<major>[0-9]+|x)\.(?P<minor>[0-9]+|x)\.(?P<patch>[0-9]+|x)"
-)
 _CLIENT_TOKEN_LENGTH = (1, 64)
 
 #: Default bounds on what the stand-in remembers.
@@ -114,108 +97,6 @@ def _ok(request_id: str, payload: Mapping[str, object]) -> Reply:
         headers=[("x-amzn-RequestId", request_id), ("Content-Type", "application/json")],
         body=json.dumps(payload).encode(),
     )
-
-
-@attrs.define
-class _Image:
-    """One image build version the stand-in holds."""
-
-    arn: str
-    parts: Mapping[str, str]
-    status: str
-    reason: str | None
-    created: datetime.datetime
-    cancel_delay: float
-    tags: Mapping[str, str]
-    cancel_at: float | None = None
-
-    @property
-    def version_key(self) -> tuple[int, int, int, int]:
-        p = self.parts
-        return int(p["major"]), int(p["minor"]), int(p["patch"]), int(p["build"])
-
-    @property
-    def family(self) -> tuple[str, str, str, str]:
-        p = self.parts
-        return p["partition"], p["region"], p["account"], p["name"]
-
-    def settle(self, now: float) -> None:
-        # A pending cancel lands once its delay has passed.
-        if self.cancel_at is not None and now >= self.cancel_at:
-            self.status, self.reason, self.cancel_at = "CANCELLED", None, None
-
-
-def _timestamp(when: datetime.datetime) -> str:
-    # The service's DateTime strings: ISO 8601, milliseconds, "Z".
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
-def _image_json(image: _Image) -> dict[str, object]:
-    """The ``image`` object of a GetImage reply, in the service model's shape."""
-    p = image.parts
-    prefix = f"arn:{p['partition']}:imagebuilder:{p['region']}"
-    version = f"{p['major']}.{p['minor']}.{p['patch']}"
-    created = _timestamp(image.created)
-    state: dict[str, object] = {"status": image.status}
-    if image.reason is not None:
-        state["reason"] = image.reason
-    output: dict[str, object] = {}
-    if image.status in _HAS_OUTPUT:
-        ami_id = "ami-" + hashlib.sha256(image.arn.encode()).hexdigest()[:17]
-        output["amis"] = [
-            {
-                "region": p["region"],
-                "image": ami_id,
-                "name": f"{p['name']} {image.created.strftime('%Y-%m-%dT%H-%M-%S')}.000Z",
-                "description": f"{p['name']} {version}",
-                "state": {"status": "AVAILABLE"},
-                "accountId": p["account"],
-            }
-        ]
-    out: dict[str, object] = {
-        "arn": image.arn,
-        "name": p["name"],
-        "type": "AMI",
-        "version": f"{version}/{p['build']}",
-        "platform": "Linux",
-        "enhancedImageMetadataEnabled": True,
-        "osVersion": "Amazon Linux 2023",
-        "state": state,
-        "imageRecipe": {
-            "arn": f"{prefix}:{p['account']}:image-recipe/{p['name']}/{version}",
-            "type": "AMI",
-            "name": p["name"],
-            "platform": "Linux",
-            "owner": p["account"],
-            "version": version,
-            "components": [
-                {"componentArn": f"{prefix}:aws:component/update-linux/1.0.2/1"},
-            ],
-            "parentImage": f"{prefix}:aws:image/amazon-linux-2023-x86/x.x.x",
-            "dateCreated": created,
-        },
-        "infrastructureConfiguration": {
-            "arn": f"{prefix}:{p['account']}:infrastructure-configuration/{p['name']}-infra",
-            "name": f"{p['name']}-infra",
-            "instanceTypes": ["m5.large"],
-            "instanceProfileName": "EC2InstanceProfileForImageBuilder",
-            "terminateInstanceOnFailure": True,
-            "dateCreated": created,
-        },
-        "imageTestsConfiguration": {"imageTestsEnabled": True, "timeoutMinutes": 720},
-        "imageScanningConfiguration": {"imageScanningEnabled": False},
-        "dateCreated": created,
-        "outputResources": output,
-        "buildType": "USER_INITIATED",
-        "imageSource": "CUSTOM",
-        "workflows": [
-            {"workflowArn": f"{prefix}:aws:workflow/build/build-image/1.0.3/1"},
-            {"workflowArn": f"{prefix}:aws:workflow/test/test-image/1.0.2/1"},
-        ],
-    }
-    if image.tags:
-        out["tags"] = dict(image.tags)
-    return out
 
 
 def _check_bound(name: str, value: int) -> int:
@@ -269,7 +150,7 @@ class LocalImageBuilder:
         self._credentials = {c.access_key_id: c for c in creds}
         self.region = region
         self._clock = clock
-        self._images: dict[str, _Image] = {}
+        self._images: dict[str, Image] = {}
         self._max_tokens = _check_bound("max_tokens", max_tokens)
         self._tokens: collections.OrderedDict[str, tuple[str, Reply]] = collections.OrderedDict()
         self._requests: collections.deque[ReceivedRequest] = collections.deque(
@@ -309,7 +190,7 @@ class LocalImageBuilder:
         Raises:
             ValueError: the ARN, status or delay is invalid.
         """
-        match = _BUILD_VERSION_ARN.fullmatch(arn) if isinstance(arn, str) else None
+        match = BUILD_VERSION_ARN.fullmatch(arn) if isinstance(arn, str) else None
         if match is None:
             raise ValueError(f"not an image build version ARN: {arn!r}")
         if status not in STATUSES:
@@ -321,7 +202,7 @@ class LocalImageBuilder:
             or cancel_delay < 0
         ):
             raise ValueError(f"cancel_delay must be a finite number >= 0, got {cancel_delay!r}")
-        image = _Image(
+        image = Image(
             arn=arn,
             parts=match.groupdict(),
             status=status,
@@ -409,7 +290,7 @@ class LocalImageBuilder:
             return _error(400, "InvalidRequestException", "The body is not JSON.", request_id)
         arn = body.get("imageBuildVersionArn") if isinstance(body, dict) else None
         token = body.get("clientToken") if isinstance(body, dict) else None
-        if not isinstance(arn, str) or _BUILD_VERSION_ARN.fullmatch(arn) is None:
+        if not isinstance(arn, str) or BUILD_VERSION_ARN.fullmatch(arn) is None:
             return _error(
                 400, "InvalidRequestException", "imageBuildVersionArn is invalid.", request_id
             )
@@ -454,8 +335,8 @@ class LocalImageBuilder:
                 "imageBuildVersionArn is required, once, in the query string.", request_id,
             )  # fmt: skip
         arn = values[0]
-        exact = _BUILD_VERSION_ARN.fullmatch(arn)
-        wanted = None if exact else _VERSION_ARN.fullmatch(arn)
+        exact = BUILD_VERSION_ARN.fullmatch(arn)
+        wanted = None if exact else VERSION_ARN.fullmatch(arn)
         if exact is None and wanted is None:
             return _error(
                 400, "InvalidRequestException", "imageBuildVersionArn is invalid.", request_id
@@ -472,12 +353,12 @@ class LocalImageBuilder:
             image.settle(now)
             payload = {
                 "requestId": request_id,
-                "image": _image_json(image),
+                "image": image_json(image),
                 "latestVersionReferences": self._latest_references(image),
             }
         return _ok(request_id, payload)
 
-    def _latest(self, wanted: Mapping[str, str]) -> _Image | None:
+    def _latest(self, wanted: Mapping[str, str]) -> Image | None:
         family = (wanted["partition"], wanted["region"], wanted["account"], wanted["name"])
         matches = [
             image
@@ -487,7 +368,7 @@ class LocalImageBuilder:
         ]
         return max(matches, key=lambda image: image.version_key, default=None)
 
-    def _latest_references(self, image: _Image) -> dict[str, str]:
+    def _latest_references(self, image: Image) -> dict[str, str]:
         # The latest build version overall, and within the same major,
         # major.minor, and major.minor.patch, among the images held.
         p = image.parts

@@ -150,7 +150,9 @@ class Recording:
         exchange = _Exchange(
             method=request.method,
             path=request.url.path,
-            query=tuple(parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True)),
+            query=tuple(
+                parse_qsl(request.url.query.decode("utf-8", "replace"), keep_blank_values=True)
+            ),
             body=request.content,
             status=response.status_code,
             headers=headers,

@@ -102,7 +102,9 @@ def _check_request(fixture: Fixture, request: Any) -> None:
     problems = []
     if "path" in recorded or "query" in recorded:
         sent: dict[str, list[str]] = {}
-        for name, value in parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True):
+        for name, value in parse_qsl(
+            request.url.query.decode("utf-8", "replace"), keep_blank_values=True
+        ):
             sent.setdefault(name, []).append(value)
         expected = fixture.expected_query
         for name in sorted(set(sent) | set(expected)):
