@@ -1,4 +1,4 @@
-"""LocalImageBuilder as a stand-in for the service: GetImage, the asynchronous cancel, bounds.
+"""LocalImageBuilder: the cancel rules, GetImage (checked with botocore), the asynchronous cancel, bounds.
 
 GetImage is exercised with botocore's own client (a client nobody here wrote)
 and with raw signed requests, never with this library's code, so the stand-in
@@ -7,6 +7,7 @@ is checked against the service's wire format rather than against the client.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ import sigv4_imagebuilder as sib
 from sigv4_imagebuilder.testing import NON_TERMINAL, TERMINAL, LocalImageBuilder
 
 PREFIX = "arn:aws:imagebuilder:us-east-1:123456789012:image/demo-recipe"
+OTHER = "arn:aws:imagebuilder:us-east-1:123456789012:image/other/2.0.0/7"
 STATUSES = sorted(NON_TERMINAL | TERMINAL)
 
 
@@ -75,6 +77,19 @@ def signed_get(
     ).add_auth(request)
     with httpx.Client(verify=False) as http:  # plain http: skip loading CA certificates
         return http.request(method, url, headers=dict(request.headers.items()))
+
+
+def cancel_client(
+    server: LocalImageBuilder, creds: sib.Credentials = CREDS, **kw: Any
+) -> sib.ImageBuilderClient:
+    """This library's client pointed at the stand-in, for the cancel rules."""
+    return sib.ImageBuilderClient(
+        region="us-east-1",
+        credentials=creds,
+        endpoint_url=server.endpoint_url,
+        retry_policy=NO_SLEEP,
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -374,3 +389,126 @@ def test_the_stand_in_shares_no_rules_with_the_client() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level == 2:
                 assert node.module in allowed, f"{name} imports {node.module}"
+
+
+@pytest.mark.parametrize("status", sorted(NON_TERMINAL))
+def test_non_terminal_images_become_cancelled(status: str) -> None:
+    with LocalImageBuilder(CREDS, region="us-east-1") as server, cancel_client(server) as client:
+        server.add_image(ARN, status)
+        resp = client.cancel_image_creation(ARN)
+        assert server.image_status(ARN) == "CANCELLED"
+    assert resp.image_build_version_arn == ARN and resp.request_id == resp.metadata.request_id
+
+
+@pytest.mark.parametrize("status", sorted(TERMINAL))
+def test_terminal_images_get_invalid_request(status: str) -> None:
+    with LocalImageBuilder(CREDS, region="us-east-1") as server, cancel_client(server) as client:
+        server.add_image(ARN, status)
+        with pytest.raises(sib.InvalidRequestException, match=f"terminal state \\({status}\\)"):
+            client.cancel_image_creation(ARN)
+        assert server.image_status(ARN) == status
+
+
+def test_unknown_arn_is_a_client_exception_and_idempotency() -> None:
+    with LocalImageBuilder(CREDS, region="us-east-1") as server, cancel_client(server) as client:
+        with pytest.raises(sib.ClientException, match="does not exist"):
+            client.cancel_image_creation(ARN)
+        server.add_image(ARN)
+        server.add_image(OTHER)
+        first = client.cancel_image_creation(ARN, client_token="same")
+        again = client.cancel_image_creation(ARN, client_token="same")
+        assert again.request_id == first.request_id
+        with pytest.raises(sib.IdempotentParameterMismatchException):
+            client.cancel_image_creation(OTHER, client_token="same")
+        assert server.image_status(OTHER) == "BUILDING"
+        assert (
+            server.image_status("arn:aws:imagebuilder:us-east-1:123456789012:image/none/1.0.0/1")
+            is None
+        )
+
+
+def test_stand_in_rejects_bad_signatures_and_old_dates() -> None:
+    with LocalImageBuilder(CREDS, region="us-east-1") as server:
+        server.add_image(ARN)
+        wrong = sib.Credentials(
+            CREDS.access_key_id, "wrong-secret", session_token=CREDS.session_token
+        )
+        with cancel_client(server, wrong) as client, pytest.raises(sib.ServiceError) as info:
+            client.cancel_image_creation(ARN)
+        assert (info.value.code, info.value.status_code) == ("InvalidSignatureException", 403)
+        stranger = sib.Credentials("AKIDSTRANGER", "x")
+        with cancel_client(server, stranger) as client, pytest.raises(sib.ServiceError) as info:
+            client.cancel_image_creation(ARN)
+        assert info.value.code == "UnrecognizedClientException"
+        # Wrong region in the credential scope.
+        with (
+            sib.ImageBuilderClient(
+                region="eu-west-1", credentials=CREDS, endpoint_url=server.endpoint_url
+            ) as c,
+            pytest.raises(sib.ServiceError, match="scoped"),
+        ):
+            c.cancel_image_creation(ARN)
+        # A request signed 10 minutes ago (replayed) is refused as expired.
+        import datetime
+
+        from sigv4_imagebuilder._protocol import build_request, serialize_body
+        from sigv4_imagebuilder._signing import sign
+
+        old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)
+        signed = sign(
+            build_request(server.endpoint_url, serialize_body(ARN, "t")),
+            CREDS,
+            region="us-east-1",
+            now=old,
+        )
+        reply = httpx.put(signed.url, headers=list(signed.headers), content=signed.body)
+        assert reply.status_code == 403 and "Signature expired" in reply.json()["message"]
+        unsigned = httpx.put(server.endpoint_url + "/CancelImageCreation", content=b"{}")
+        assert unsigned.headers["x-amzn-errortype"].startswith("IncompleteSignatureException")
+        assert server.image_status(ARN) == "BUILDING"
+
+
+def test_stand_in_rejects_bad_bodies_and_paths() -> None:
+    from sigv4_imagebuilder._http import HttpRequest
+    from sigv4_imagebuilder._protocol import host_header
+    from sigv4_imagebuilder._signing import sign
+
+    def send(server: LocalImageBuilder, path: str, body: bytes) -> httpx.Response:
+        import datetime
+
+        url = server.endpoint_url + path
+        request = HttpRequest(
+            method="PUT", url=url, headers=(("Host", host_header(url)),), body=body
+        )
+        signed = sign(
+            request, CREDS, region="us-east-1", now=datetime.datetime.now(datetime.timezone.utc)
+        )
+        return httpx.put(url, headers=list(signed.headers), content=body)
+
+    with LocalImageBuilder(CREDS, region="us-east-1") as server:
+        assert send(server, "/Other", b"{}").status_code == 404
+        for body in (
+            b"nope",
+            b"[]",
+            b'{"imageBuildVersionArn": "x", "clientToken": "t"}',
+            json.dumps({"imageBuildVersionArn": ARN}).encode(),
+        ):
+            reply = send(server, "/CancelImageCreation", body)
+            assert reply.status_code == 400
+            assert reply.headers["x-amzn-errortype"].startswith("InvalidRequestException")
+    with pytest.raises(ValueError, match="not an image build version ARN"):
+        LocalImageBuilder().add_image("arn:x")
+    with pytest.raises(ValueError, match="unknown status"):
+        LocalImageBuilder().add_image(ARN, "RUNNING")
+
+
+async def test_stand_in_with_the_async_client() -> None:
+    with LocalImageBuilder(CREDS, region="us-east-1") as server:
+        server.add_image(ARN)
+        async with sib.AsyncImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=server.endpoint_url
+        ) as client:
+            results = await asyncio.gather(
+                *(client.cancel_image_creation(ARN, client_token="t") for _ in range(5))
+            )
+    assert len({r.request_id for r in results}) == 1

@@ -22,9 +22,11 @@ from sigv4_imagebuilder.testing import (
     LocalImageBuilder,
     LoopbackServer,
     ReceivedRequest,
+    Recording,
     ReplayMismatch,
     Reply,
     load_fixture,
+    load_fixtures,
     record,
     replay,
 )
@@ -276,3 +278,109 @@ def test_secrets_in_a_get_query_are_scrubbed(tmp_path: Path) -> None:
     assert SECRET not in text and quote(SECRET, safe="") not in text
     assert "<redacted>" in load_fixture(out).request["query"]["imageBuildVersionArn"]
     assert "<redacted>" in load_fixture(out).responses[0].body.decode()
+
+
+def test_record_then_replay_gives_the_same_result_and_no_secret_survives(tmp_path: Path) -> None:
+    out = tmp_path / "cancel.json"
+    with (
+        LocalImageBuilder(CREDS, region="us-east-1") as server,
+        record(out, secrets=[SECRET]) as rec,
+    ):
+        server.add_image(ARN)
+        with client_for(server.endpoint_url) as client:
+            live = client.cancel_image_creation(ARN, client_token="tok-r")
+    assert isinstance(rec, Recording) and len(rec.calls) == 1
+    text = out.read_text()
+    for secret in (
+        SECRET,
+        SESSION_TOKEN,
+        "Signature=",
+        "AWS4-HMAC-SHA256",
+        "X-Amz-Date",
+        "x-amz-date",
+    ):
+        assert secret not in text
+    fixture = load_fixture(out)
+    assert fixture.expected_body == {"imageBuildVersionArn": ARN, "clientToken": "tok-r"}
+    with (
+        replay(out) as r,
+        sib.ImageBuilderClient(region="us-west-2", credentials=sib.Credentials("A", "B")) as client,
+    ):
+        again = client.cancel_image_creation(ARN, client_token="tok-r")
+    assert (again.request_id, again.client_token, again.image_build_version_arn) == (
+        live.request_id,
+        live.client_token,
+        live.image_build_version_arn,
+    )
+    assert len(r.calls) == 1
+
+
+def test_record_scrubs_secrets_echoed_by_a_server(tmp_path: Path) -> None:
+    from sigv4_imagebuilder.testing import LoopbackServer, Reply
+
+    def leaky(request: object) -> Reply:
+        return Reply(
+            status=400,
+            headers=[
+                ("x-amzn-ErrorType", "InvalidRequestException"),
+                ("x-echo", f"token={SESSION_TOKEN}"),
+            ],
+            body=json.dumps({"message": f"bad secret {SECRET} Signature={'a' * 64}"}).encode(),
+        )
+
+    out = tmp_path / "leak.json"
+    with (
+        LoopbackServer(leaky) as server,
+        record(out, secrets=[SECRET]),
+        client_for(server.endpoint_url) as client,
+        pytest.raises(sib.InvalidRequestException),
+    ):
+        client.cancel_image_creation(ARN)
+    text = out.read_text()
+    assert SECRET not in text and SESSION_TOKEN not in text and "a" * 64 not in text
+    assert "<redacted>" in text
+
+
+def test_record_retries_as_responses_and_several_calls_as_a_directory(tmp_path: Path) -> None:
+    from sigv4_imagebuilder.testing import LoopbackServer, Reply
+
+    replies = iter(
+        [
+            Reply(status=503, headers=[("x-amzn-ErrorType", "ServiceUnavailableException")]),
+            Reply(body=b'{"requestId": "r2"}'),
+            Reply(body=b'{"requestId": "r3"}'),
+        ]
+    )
+    with LoopbackServer(lambda r: next(replies)) as server:
+        with record(tmp_path / "retry.json"), client_for(server.endpoint_url) as client:
+            client.cancel_image_creation(ARN, client_token="k")
+        fixture = load_fixture(tmp_path / "retry.json")
+        assert [r.status for r in fixture.responses] == [503, 200]
+        with replay(tmp_path / "retry.json"), client_for(server.endpoint_url) as client:
+            assert client.cancel_image_creation(ARN, client_token="k").metadata.retry_attempts == 1
+        replies = iter([Reply(body=b'{"requestId": "a"}'), Reply(body=b'{"requestId": "b"}')])
+        with record(tmp_path / "many"), client_for(server.endpoint_url) as client:
+            client.cancel_image_creation(ARN)
+            client.cancel_image_creation(ARN)
+    names = sorted(p.name for p in (tmp_path / "many").iterdir())
+    assert names == ["001_200.json", "002_200.json"]
+    assert [f.responses[0].body for f in load_fixtures(tmp_path / "many")] == [
+        b'{"requestId": "a"}',
+        b'{"requestId": "b"}',
+    ]
+
+
+async def test_record_async_client(tmp_path: Path) -> None:
+    with LocalImageBuilder(CREDS, region="us-east-1") as server, record(tmp_path / "a.json"):
+        server.add_image(ARN)
+        async with sib.AsyncImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=server.endpoint_url
+        ) as client:
+            await client.cancel_image_creation(ARN)
+    assert load_fixture(tmp_path / "a.json").responses[0].status == 200
+
+
+def test_record_with_no_calls_writes_nothing(tmp_path: Path) -> None:
+    with record(tmp_path / "nothing.json") as rec:
+        pass
+    assert rec.calls == {} and not (tmp_path / "nothing.json").exists()

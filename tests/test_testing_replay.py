@@ -14,7 +14,13 @@ from botocore.parsers import RestJSONParser
 from conftest import ARN, FIXTURES, PLAIN_CREDS, TOKEN
 
 import sigv4_imagebuilder as sib
-from sigv4_imagebuilder.testing import FixtureError, ReplayMismatch, load_fixture, replay
+from sigv4_imagebuilder.testing import (
+    FixtureError,
+    ReplayMismatch,
+    load_fixture,
+    load_fixtures,
+    replay,
+)
 
 GET_IMAGE = FIXTURES / "get_image"
 GET_IMAGE_FILES = sorted(GET_IMAGE.glob("*.json"))
@@ -219,3 +225,27 @@ def test_repeated_query_parameters_round_trip(tmp_path: Path) -> None:
     assert load_fixture(path).expected_query == {"a": ["1", "2"], "b": [""]}
     with replay(path), httpx.Client() as http:
         assert http.get(f"{ENDPOINT}/m?a=1&a=2&b=").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[]", "expected a JSON object"),
+        ("{}", "needs 'response' or 'responses'"),
+        ("{", "Expecting"),
+        ('{"responses": []}', "non-empty list"),
+        ('{"response": {"status": "x"}}', "integer 'status'"),
+        ('{"response": {"status": 200, "headers": []}}', "'headers' must be an object"),
+        ('{"response": {"status": 200, "body": 5}}', "'body' must be a string"),
+        ('{"request": [], "response": {"status": 200}}', "'request' must be an object"),
+    ],
+)
+def test_bad_fixture_files(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(FixtureError, match=message):
+        load_fixture(path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FixtureError, match=r"no \*\.json"):
+        load_fixtures(empty)
