@@ -512,3 +512,38 @@ async def test_stand_in_with_the_async_client() -> None:
                 *(client.cancel_image_creation(ARN, client_token="t") for _ in range(5))
             )
     assert len({r.request_id for r in results}) == 1
+
+
+def test_many_concurrent_cancels_and_polls_agree() -> None:
+    """Threads cancelling and polling one image with a pending cancel: one consistent story."""
+    import threading
+
+    clock = FakeClock()
+    arn = f"{PREFIX}/1.0.0/3"
+    seen: list[str] = []
+    errors: list[BaseException] = []
+    with LocalImageBuilder(PLAIN_CREDS, region="us-east-1", clock=clock) as server:
+        server.add_image(arn, "DISTRIBUTING", cancel_delay=10)
+        client = boto(server)  # botocore clients are thread-safe
+
+        def work(index: int) -> None:
+            try:
+                if index % 2:
+                    client.cancel_image_creation(imageBuildVersionArn=arn)
+                else:
+                    status = client.get_image(imageBuildVersionArn=arn)["image"]["state"]
+                    seen.append(status["status"])
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert errors == [] and seen == ["DISTRIBUTING"] * 8
+        clock.now += 10
+        assert client.get_image(imageBuildVersionArn=arn)["image"]["state"]["status"] == (
+            "CANCELLED"
+        )
+        assert len(server.requests) == 17
