@@ -384,3 +384,51 @@ def test_record_with_no_calls_writes_nothing(tmp_path: Path) -> None:
     with record(tmp_path / "nothing.json") as rec:
         pass
     assert rec.calls == {} and not (tmp_path / "nothing.json").exists()
+
+
+def test_query_authentication_and_streamed_bodies_are_not_kept(tmp_path: Path) -> None:
+    out = tmp_path / "q.json"
+    with (
+        LoopbackServer(gzipped) as server,
+        record(out, patch_httpx=False) as rec,
+        httpx.Client(transport=rec.transport()) as http,
+    ):
+        request = get_image_request(server.endpoint_url, ARN)
+        signature = "ab" * 32
+        request.url = request.url.copy_merge_params(
+            {"X-Amz-Signature": signature, "X-Amz-Security-Token": "tok", "keep": "me"}
+        )
+        http.send(request)
+    fixture = load_fixture(out)
+    assert fixture.expected_query == {"imageBuildVersionArn": [ARN], "keep": ["me"]}
+    assert signature not in out.read_text()
+
+    def chunks() -> Any:
+        yield b'{"a": 1}'
+
+    with (
+        LoopbackServer(gzipped) as server,
+        record(tmp_path / "s.json"),
+        httpx.Client() as http,
+    ):
+        streamed = get_image_request(server.endpoint_url, ARN)
+        http.send(httpx.Request("PUT", streamed.url, headers=streamed.headers, content=chunks()))
+    assert "json" not in load_fixture(tmp_path / "s.json").request
+
+
+def test_repeated_query_parameters_and_raw_bodies_round_trip(tmp_path: Path) -> None:
+    out = tmp_path / "raw.json"
+    with (
+        LoopbackServer(gzipped) as server,
+        record(out, patch_httpx=False) as rec,
+        httpx.Client(transport=rec.transport()) as http,
+    ):
+        signed = get_image_request(server.endpoint_url, ARN)
+        url = signed.url.copy_with(query=b"a=1&a=2&a=3&b=")
+        http.send(httpx.Request("POST", url, headers=signed.headers, content=b"k=v"))
+    fixture = load_fixture(out)
+    assert fixture.request["query"] == {"a": ["1", "2", "3"], "b": ""}
+    assert fixture.request["body"] == "k=v"
+    with replay(out), httpx.Client() as http:
+        again = http.post(f"{server.endpoint_url}/GetImage?a=1&a=2&a=3&b=", content=b"k=v")
+    assert again.json() == OK_BODY

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 #: Headers that never reach a recording.
 SCRUBBED_HEADERS = frozenset({"authorization", "x-amz-security-token", "x-amz-date"})
+#: Query parameters that never reach a recording (SigV4 query authentication).
+SCRUBBED_QUERY = frozenset(
+    {"x-amz-signature", "x-amz-security-token", "x-amz-credential", "x-amz-date"}
+)
 #: Headers that describe the bytes on the wire, not the (decoded) body a fixture stores.
 WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _SIGNATURE_RE = re.compile(r"Signature=[0-9a-f]{64}")
@@ -62,6 +66,15 @@ class _Exchange:
 def _signed_for_service(request: httpx.Request) -> bool:
     match = _SCOPE_RE.search(request.headers.get("authorization", ""))
     return match is not None and match["service"] == SERVICE
+
+
+def _request_body(request: httpx.Request) -> bytes:
+    import httpx
+
+    try:
+        return request.content
+    except httpx.RequestNotRead:  # a streamed upload, already sent: nothing to keep
+        return b""
 
 
 def _decode(headers: httpx.Headers, raw: bytes) -> tuple[tuple[tuple[str, str], ...], bytes]:
@@ -153,7 +166,7 @@ class Recording:
             query=tuple(
                 parse_qsl(request.url.query.decode("utf-8", "replace"), keep_blank_values=True)
             ),
-            body=request.content,
+            body=_request_body(request),
             status=response.status_code,
             headers=headers,
             content=content,
@@ -261,6 +274,8 @@ def _scrub_text(text: str, secrets: Iterable[str]) -> str:
 def _query_json(pairs: tuple[tuple[str, str], ...], secrets: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in pairs:
+        if name.lower() in SCRUBBED_QUERY:
+            continue
         value = _scrub_text(value, secrets)
         if name in out:  # a repeated parameter becomes a list, in order
             previous = out[name]
