@@ -123,7 +123,9 @@ class Recording:
         Example:
             >>> import httpx
             >>> from sigv4_imagebuilder.testing import Recording
-            >>> client = httpx.Client(transport=Recording().transport())
+            >>> recording = Recording()
+            >>> with httpx.Client(transport=recording.transport()) as client:
+            ...     pass  # client.send(...) here is recorded in recording.calls
         """
         from ._transports import RecordingTransport
 
