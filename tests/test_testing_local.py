@@ -11,6 +11,7 @@ import asyncio
 import datetime
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +24,15 @@ from botocore.credentials import Credentials as BotocoreCredentials
 from conftest import ARN, CREDS, NO_SLEEP, PLAIN_CREDS, SECRET, SESSION_TOKEN
 
 import sigv4_imagebuilder as sib
-from sigv4_imagebuilder.testing import NON_TERMINAL, TERMINAL, LocalImageBuilder
+from sigv4_imagebuilder.testing import (
+    NON_TERMINAL,
+    TERMINAL,
+    LocalImageBuilder,
+    ReplayMismatch,
+    load_fixture,
+    record,
+    replay,
+)
 
 PREFIX = "arn:aws:imagebuilder:us-east-1:123456789012:image/demo-recipe"
 OTHER = "arn:aws:imagebuilder:us-east-1:123456789012:image/other/2.0.0/7"
@@ -354,7 +363,8 @@ def test_requests_and_tokens_are_bounded() -> None:
         for arn in arns:
             server.add_image(arn, cancel_delay=100)
         first = client.cancel_image_creation(arns[0], client_token="tok-0")
-        assert client.cancel_image_creation(arns[0], client_token="tok-0") == first
+        again_0 = client.cancel_image_creation(arns[0], client_token="tok-0")
+        assert again_0.request_id == first.request_id
         client.cancel_image_creation(arns[1], client_token="tok-1")
         client.cancel_image_creation(arns[2], client_token="tok-2")
         # tok-0 was the oldest of three: forgotten, so reusing it with another
@@ -547,3 +557,90 @@ def test_many_concurrent_cancels_and_polls_agree() -> None:
             "CANCELLED"
         )
         assert len(server.requests) == 17
+
+
+def test_the_library_get_image_reads_the_stand_in_in_every_status(
+    local_imagebuilder: LocalImageBuilder, local_imagebuilder_client: sib.ImageBuilderClient
+) -> None:
+    """The plugin's fixtures serve the library's own GetImage too."""
+    for build, status in enumerate(STATUSES, start=1):
+        arn = f"{PREFIX}/1.0.0/{build}"
+        local_imagebuilder.add_image(arn, status, tags={"team": "builds"})
+        resp = local_imagebuilder_client.get_image(arn)
+        assert resp.image is not None and resp.image.state is not None
+        assert (resp.image.arn, resp.image.state.status) == (arn, status)
+        assert resp.image.tags == {"team": "builds"} and resp.request_id
+        amis = resp.image.output_resources.amis if resp.image.output_resources else ()
+        assert bool(amis) == (status in {"AVAILABLE", "DEPRECATED", "DISABLED"})
+    latest = local_imagebuilder_client.get_image(f"{PREFIX}/1.x.x")
+    assert latest.image is not None and latest.image.version == f"1.0.0/{len(STATUSES)}"
+
+
+def test_the_library_waiter_sees_the_asynchronous_cancel_land() -> None:
+    clock = FakeClock()
+    seen: list[str] = []
+
+    def on_status(resp: sib.GetImageResponse) -> None:
+        assert resp.image is not None and resp.image.state is not None
+        seen.append(resp.image.state.status)
+        clock.now += 45  # the build takes its time to stop
+
+    with (
+        LocalImageBuilder(CREDS, region="us-east-1", clock=clock) as server,
+        sib.ImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=server.endpoint_url
+        ) as client,
+    ):
+        server.add_image(ARN, "BUILDING", cancel_delay=45)
+        client.cancel_image_creation(ARN)
+        done = client.wait_until_image_cancelled(
+            ARN, min_delay=0.01, max_delay=0.02, max_wait=10, on_status=on_status
+        )
+    assert done.image is not None and done.image.state is not None
+    assert done.image.state.status == "CANCELLED" and seen == ["BUILDING", "CANCELLED"]
+
+
+async def test_the_async_waiter_fails_when_the_cancel_loses_the_race() -> None:
+    with LocalImageBuilder(CREDS, region="us-east-1", clock=FakeClock()) as server:
+        server.add_image(ARN, "DISTRIBUTING", cancel_delay=60)
+
+        def finished(resp: sib.GetImageResponse) -> None:
+            server.set_image_status(ARN, "AVAILABLE")  # it finished before stopping
+
+        async with sib.AsyncImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=server.endpoint_url
+        ) as client:
+            await client.cancel_image_creation(ARN)
+            with pytest.raises(sib.WaiterFailureError) as info:
+                await client.wait_until_image_cancelled(
+                    ARN, min_delay=0.01, max_delay=0.02, max_wait=10, on_status=finished
+                )
+    assert info.value.status == "AVAILABLE"
+
+
+def test_library_get_image_records_and_replays(tmp_path: Path) -> None:
+    out = tmp_path / "get.json"
+    with (
+        LocalImageBuilder(CREDS, region="us-east-1") as server,
+        record(out, patch_httpx=False) as rec,
+        httpx.Client(transport=rec.transport()) as http,
+        sib.ImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=server.endpoint_url,
+            http_client=http,
+        ) as client,
+    ):  # fmt: skip
+        server.add_image(ARN, "AVAILABLE")
+        live = client.get_image(ARN)
+    assert load_fixture(out).expected_query == {"imageBuildVersionArn": [ARN]}
+    with (
+        replay(out),
+        sib.ImageBuilderClient(region="eu-west-1", credentials=PLAIN_CREDS) as client,
+    ):
+        again = client.get_image(ARN)
+    with (
+        pytest.raises(ReplayMismatch, match="query imageBuildVersionArn is '.*/1.x.x'"),
+        replay(out, assert_all_played=False),
+        sib.ImageBuilderClient(region="eu-west-1", credentials=PLAIN_CREDS) as client,
+    ):
+        client.get_image(f"{PREFIX}/1.x.x")
+    assert again.image == live.image and again.request_id == live.request_id
