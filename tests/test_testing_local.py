@@ -638,7 +638,7 @@ def test_library_get_image_records_and_replays(tmp_path: Path) -> None:
     ):
         again = client.get_image(ARN)
     with (
-        pytest.raises(ReplayMismatch, match="query imageBuildVersionArn is '.*/1.x.x'"),
+        pytest.raises(ReplayMismatch, match=r"query imageBuildVersionArn is '.*/1\.x\.x'"),
         replay(out, assert_all_played=False),
         sib.ImageBuilderClient(region="eu-west-1", credentials=PLAIN_CREDS) as client,
     ):
