@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .._models import Credentials
+from .._credentials import Credentials
 from ._images import STATUSES
 from ._local import DEFAULT_CREDENTIALS, LocalImageBuilder
 

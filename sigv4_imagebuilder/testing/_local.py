@@ -55,7 +55,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from urllib.parse import parse_qs
 
-from .._models import Credentials
+from .._credentials import Credentials
 from ._images import (
     BUILD_VERSION_ARN,
     STATUSES,

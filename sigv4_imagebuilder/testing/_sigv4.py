@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 
 import attrs
 
-from .._models import Credentials
+from .._credentials import Credentials
 from ._loopback import ReceivedRequest
 
 MAX_SKEW = datetime.timedelta(minutes=5)
