@@ -80,6 +80,11 @@ def verify(
         return SignatureProblem(
             "UnrecognizedClientException", "The security token included in the request is invalid."
         )
+    if creds.session_token is None and "x-amz-security-token" in by_name:
+        # AWS refuses a token that long-term credentials cannot have.
+        return SignatureProblem(
+            "UnrecognizedClientException", "The security token included in the request is invalid."
+        )
     signed = match["signed"].split(";")
     for required in ("host", "x-amz-date"):
         if required not in signed:
