@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -354,3 +356,89 @@ def test_an_unknown_output_flag_is_a_usage_error() -> None:
     code, out, err = run("cancel-image-creation", "--image-build-version-arn", ARN,
                          "--output", "table")  # fmt: skip
     assert code == 252 and out == "" and "invalid choice: 'table'" in err
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_get_image_prints_the_image_as_the_service_spells_it() -> None:
+    with LocalImageBuilder(region="us-east-1") as server:
+        server.add_image(ARN, "BUILDING")
+        base = ("get-image", "--image-build-version-arn", ARN, "--region", "us-east-1",
+                "--endpoint-url", server.endpoint_url)  # fmt: skip
+        code, out, err = run(*base)
+        assert (code, err) == (0, "")
+        data = json.loads(out)
+        assert set(data) == {"requestId", "image", "latestVersionReferences"}
+        assert data["image"]["arn"] == ARN and data["image"]["state"]["status"] == "BUILDING"
+        assert run(*base, "--query", "image.state.status", "--output", "text") == (
+            0, "BUILDING\n", "")  # fmt: skip
+        # A version ARN with wildcards is GetImage's own pattern, refused by cancel.
+        wildcard = ARN.rsplit("/", 2)[0] + "/1.x.x"
+        code, out, _ = run("get-image", "--image-build-version-arn", wildcard, *base[3:],
+                           "--query", "image.arn", "--output", "text")  # fmt: skip
+        assert (code, out) == (0, f"{ARN}\n")
+        code, out, err = run("get-image", "--image-build-version-arn", "nope", *base[3:])
+        assert code == 252 and out == "" and "must match" in err
+        unknown = ARN.replace("/3", "/99")
+        code, out, err = run("get-image", "--image-build-version-arn", unknown, *base[3:])
+        assert code == 254 and "(ClientException) when calling the GetImage operation" in err
+
+
+def test_wait_commands_exit_as_aws_wait_does(tmp_path: Path) -> None:
+    env = _subprocess_env(tmp_path)
+    fast = ("--min-delay", "0.05", "--max-delay", "0.1")
+    with LocalImageBuilder(region="us-east-1") as server:
+        common = ("--region", "us-east-1", "--endpoint-url", server.endpoint_url, *fast)
+        server.add_image(ARN, "CANCELLED")
+        done = _cli("wait", "image-cancelled", "--image-build-version-arn", ARN, *common, env=env)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+        # A failure state: one line naming it on stderr, exit 255.
+        server.set_image_status(ARN, "AVAILABLE")
+        done = _cli("wait", "image-cancelled", "--image-build-version-arn", ARN, *common, env=env)
+        assert done.returncode == 255 and done.stdout == ""
+        assert done.stderr.strip().splitlines() == [
+            "Waiter ImageCancelled failed: the image is AVAILABLE"]  # fmt: skip
+        done = _cli("wait", "image-available", "--image-build-version-arn", ARN, *common, env=env)
+        assert (done.returncode, done.stderr) == (0, "")
+        # A timeout is 255 too, naming the last status.
+        server.set_image_status(ARN, "BUILDING")
+        done = _cli("wait", "image-available", "--image-build-version-arn", ARN, *common,
+                    "--max-wait", "0.3", env=env)  # fmt: skip
+        assert done.returncode == 255 and "timed out" in done.stderr
+        assert "BUILDING" in done.stderr and "Traceback" not in done.stderr
+        # A non-retryable service error while waiting is 254; bad wait arguments are 252.
+        unknown = ARN.replace("/3", "/99")
+        done = _cli("wait", "image-cancelled", "--image-build-version-arn", unknown, *common,
+                    env=env)  # fmt: skip
+        assert done.returncode == 254 and "ClientException" in done.stderr
+        sent = len(server.requests)
+        done = _cli("wait", "image-cancelled", "--image-build-version-arn", ARN,
+                    "--region", "us-east-1", "--endpoint-url", server.endpoint_url,
+                    "--min-delay", "0", env=env)  # fmt: skip
+        assert done.returncode == 252 and "min_delay" in done.stderr
+        assert len(server.requests) == sent  # the refused wait sent nothing
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_cancel_and_wait_prints_json_then_status_changes() -> None:
+    with LocalImageBuilder(region="us-east-1") as server:
+        server.add_image(ARN, "BUILDING", cancel_delay=0.3)
+        code, out, err = run("cancel-image-creation", "--image-build-version-arn", ARN,
+                             "--region", "us-east-1", "--endpoint-url", server.endpoint_url,
+                             "--wait", "--min-delay", "0.05", "--max-delay", "0.1")  # fmt: skip
+        assert code == 0 and json.loads(out)["imageBuildVersionArn"] == ARN
+        lines = err.splitlines()
+        assert lines[0] == "BUILDING after 0 s"
+        assert re.fullmatch(r"BUILDING -> CANCELLED after \d+ s", lines[-1]), lines
+        # The cancel lost the race: the JSON is printed, then the wait fails with 255.
+        other = ARN.replace("/3", "/5")
+        server.add_image(other, "BUILDING", cancel_delay=5)
+        server_thread_flip = threading.Timer(0.2, server.set_image_status, (other, "AVAILABLE"))
+        server_thread_flip.start()
+        try:
+            code, out, err = run("cancel-image-creation", "--image-build-version-arn", other,
+                                 "--region", "us-east-1", "--endpoint-url", server.endpoint_url,
+                                 "--wait", "--min-delay", "0.05", "--max-delay", "0.1")  # fmt: skip
+        finally:
+            server_thread_flip.join()
+        assert code == 255 and json.loads(out)["imageBuildVersionArn"] == other
+        assert "BUILDING -> AVAILABLE after" in err and "the image is AVAILABLE" in err
