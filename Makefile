@@ -44,7 +44,8 @@ demo: $(STAMP)
 	$(BIN)/python -m sigv4_imagebuilder.testing demo
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet boto3
+	# aiobotocore pins its own botocore; let pip pick a boto3 that agrees with it.
+	$(BIN)/python -m pip install --quiet boto3 aiobotocore
 	touch $@
 
 bench: $(BENCH_STAMP)
