@@ -126,6 +126,8 @@ def _load_json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         return None
+    except RecursionError:  # a hostile `[[[...]]]` nested deeper than the parser's stack
+        return None
 
 
 def parse_success(response: HttpResponse, retry_attempts: int = 0) -> CancelImageCreationResponse:
