@@ -28,7 +28,14 @@ from ._protocol import (
     serialize_body,
     validate_params,
 )
-from ._retries import RetryPolicy, RetryQuota, classify, is_clock_skew_error, server_time
+from ._retries import (
+    RetryPolicy,
+    RetryQuota,
+    classify,
+    is_clock_skew_error,
+    server_time,
+    skew_offset,
+)
 from ._signing import sign
 from ._version import __version__
 
@@ -182,10 +189,10 @@ def cancel_image_creation_flow(
                 return result
             error = parse_error(response, retries)
             if not skew_corrected and is_clock_skew_error(error):
-                server_now = server_time(response.headers)
-                if server_now is not None:
+                offset = skew_offset(server_time(response.headers), ctx.clock())
+                if offset is not None:
                     skew_corrected = True
-                    ctx.skew.offset = server_now - ctx.clock()
+                    ctx.skew.offset = offset
                     attempt -= 1  # outside max_attempts and the budget
                     logger.debug(
                         "retrying: clock skew (%s); correcting our clock by %.0fs",
