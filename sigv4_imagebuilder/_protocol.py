@@ -140,7 +140,7 @@ def parse_success(response: HttpResponse, retry_attempts: int = 0) -> CancelImag
     data = _load_json(response.body)
     if not isinstance(data, dict):
         raise ResponseParseError(
-            "expected a JSON object",
+            response.body_problem or "expected a JSON object",
             status_code=response.status_code,
             body=response.body,
             request_id=request_id,
