@@ -31,21 +31,30 @@ def client_kwargs(endpoint_url: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def outcome(mode: str, endpoint_url: str, **kwargs: Any) -> Any:
-    """One cancel with the sync or async client; the result or the exception raised."""
-    http_client = kwargs.pop("http_client_factory", None)
+    """One cancel with the sync or async client; the result or the exception raised.
+
+    ``http_client_factory(mode)`` makes a user's httpx client, closed afterwards.
+    """
+    factory = kwargs.pop("http_client_factory", None)
     options = client_kwargs(endpoint_url, **kwargs)
     try:
         if mode == "sync":
-            if http_client is not None:
-                options["http_client"] = http_client("sync")
-            with sib.ImageBuilderClient(**options) as client:
-                return client.cancel_image_creation(ARN)
+            http = factory("sync") if factory is not None else None
+            try:
+                with sib.ImageBuilderClient(**options, http_client=http) as client:
+                    return client.cancel_image_creation(ARN)
+            finally:
+                if http is not None:
+                    http.close()
 
         async def go() -> sib.CancelImageCreationResponse:
-            if http_client is not None:
-                options["http_client"] = http_client("async")
-            async with sib.AsyncImageBuilderClient(**options) as client:
-                return await client.cancel_image_creation(ARN)
+            http = factory("async") if factory is not None else None
+            try:
+                async with sib.AsyncImageBuilderClient(**options, http_client=http) as client:
+                    return await client.cancel_image_creation(ARN)
+            finally:
+                if http is not None:
+                    await http.aclose()
 
         return asyncio.run(go())
     except sib.ImageBuilderError as exc:

@@ -7,7 +7,9 @@ ours, httpx and httpcore, or the CLI's output.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gzip
 import io
 import json
 import struct
@@ -17,12 +19,14 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import ARN, CREDS
 from hostile import assert_no_secrets, capture_everything, outcome, signatures
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._cli import main
+from sigv4_imagebuilder._transport import MAX_RESPONSE_BYTES, BoundedBody
 from sigv4_imagebuilder.testing import LoopbackServer, ReceivedRequest, Reply
 
 modes = pytest.mark.parametrize("mode", ["sync", "async"])
@@ -130,63 +134,64 @@ _CHILD = """
 import asyncio, json, sys
 import sigv4_imagebuilder as sib
 
+ARN = "arn:aws:imagebuilder:us-east-1:123456789012:image/x/1.0.0/1"
+
+
 def peak_mib():
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
 
-url, mode = sys.argv[1], sys.argv[2]
-kwargs = dict(region="us-east-1", credentials=sib.Credentials("AKID", "secret"),
-              endpoint_url=url, max_attempts=1)
+
+def describe(exc):
+    return [type(exc).__name__, getattr(exc, "status_code", None), str(exc)]
+
+
+async def call_async(kwargs):
+    async with sib.AsyncImageBuilderClient(**kwargs) as client:
+        await client.cancel_image_creation(ARN)
+
+
+mode, urls = sys.argv[1], sys.argv[2:]
 before = peak_mib()
-try:
-    if mode == "sync":
-        with sib.ImageBuilderClient(**kwargs) as client:
-            client.cancel_image_creation(
-                "arn:aws:imagebuilder:us-east-1:123456789012:image/x/1.0.0/1")
-    else:
-        async def go():
-            async with sib.AsyncImageBuilderClient(**kwargs) as client:
-                await client.cancel_image_creation(
-                    "arn:aws:imagebuilder:us-east-1:123456789012:image/x/1.0.0/1")
-        asyncio.run(go())
-    name, status = "success", None
-except sib.ImageBuilderError as exc:
-    name, status = type(exc).__name__, getattr(exc, "status_code", None)
-print(json.dumps({"error": name, "status": status, "growth_mib": peak_mib() - before}))
+results = []
+for url in urls:
+    kwargs = dict(region="us-east-1", credentials=sib.Credentials("AKID", "secret"),
+                  endpoint_url=url, max_attempts=1)
+    try:
+        if mode == "sync":
+            with sib.ImageBuilderClient(**kwargs) as client:
+                client.cancel_image_creation(ARN)
+        else:
+            asyncio.run(call_async(kwargs))
+        results.append(["success", None, ""])
+    except sib.ImageBuilderError as exc:
+        results.append(describe(exc))
+print(json.dumps({"results": results, "growth_mib": peak_mib() - before}))
 """
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
 @modes
-@pytest.mark.parametrize(
-    ("kind", "status", "error"),
-    [
-        ("gzip", 200, "ResponseParseError"),
-        ("gzip", 503, "ServiceError"),
-        ("plain", 200, "ResponseParseError"),
-        ("plain", 500, "ServiceError"),
-    ],
-)
-def test_huge_and_compressed_replies_are_read_within_a_bound(
-    mode: str, kind: str, status: int, error: str
-) -> None:
-    if kind == "gzip":
-        reply = Reply(
-            status=status,
-            headers=[("Content-Encoding", "gzip"), ("Content-Type", "application/json")],
-            chunks=bomb_chunks,
-        )
-    else:
-        reply = Reply(
-            status=status,
-            headers=[("Content-Length", str(512 * _MIB))],
-            chunks=plain_chunks,
-        )
-    with LoopbackServer(lambda request: reply) as server:
+def test_huge_and_compressed_replies_are_read_within_a_bound(mode: str) -> None:
+    """A gzip member inflating to 2 GiB, and a 512 MiB plain body, on 2xx and 5xx.
+
+    Before the bound, the bomb grew the process by about 2 GiB and the plain
+    body by about 1 GiB; now each stops at MAX_RESPONSE_BYTES.
+    """
+    gzip_headers = [("Content-Encoding", "gzip"), ("Content-Type", "application/json")]
+    plain_headers = [("Content-Length", str(512 * _MIB))]
+    replies = [
+        Reply(status=200, headers=gzip_headers, chunks=bomb_chunks),
+        Reply(status=503, headers=gzip_headers, chunks=bomb_chunks),
+        Reply(status=200, headers=plain_headers, chunks=plain_chunks),
+        Reply(status=500, headers=plain_headers, chunks=plain_chunks),
+    ]
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(LoopbackServer(lambda r, x=x: x)) for x in replies]
         child = subprocess.run(
-            [sys.executable, "-c", _CHILD, server.endpoint_url, mode],
+            [sys.executable, "-c", _CHILD, mode, *(s.endpoint_url for s in servers)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -194,5 +199,125 @@ def test_huge_and_compressed_replies_are_read_within_a_bound(
         )
     assert child.returncode == 0, child.stderr
     result = json.loads(child.stdout)
-    assert (result["error"], result["status"]) == (error, status)
+    bound = f"the reply body is larger than {MAX_RESPONSE_BYTES} bytes"
+    assert result["results"] == [
+        ["ResponseParseError", 200, f"{bound} (HTTP 200, body '')"],
+        [
+            "ServiceError",
+            503,
+            "An error occurred (503) when calling the CancelImageCreation operation: ",
+        ],
+        ["ResponseParseError", 200, f"{bound} (HTTP 200, body '')"],
+        [
+            "ServiceError",
+            500,
+            "An error occurred (500) when calling the CancelImageCreation operation: ",
+        ],
+    ]
     assert result["growth_mib"] < 200, result
+
+
+# --- the body bound's decoder, unit by unit ---
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [
+        ("", b'{"a": 1}'),
+        ("identity", b'{"a": 1}'),
+        ("gzip", gzip.compress(b'{"a": 1}')),
+        ("x-gzip", gzip.compress(b'{"a": 1}')),
+        ("deflate", zlib.compress(b'{"a": 1}')),
+        ("deflate", zlib.compress(b'{"a": 1}')[2:-4]),  # raw deflate, as some servers send
+    ],
+)
+def test_bounded_body_decodes(encoding: str, data: bytes) -> None:
+    body = BoundedBody(encoding)
+    for i in range(0, len(data), 3):
+        body.feed(data[i : i + 3])
+    assert (body.body(), body.problem) == (b'{"a": 1}', None)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data", "problem"),
+    [
+        ("br", b"\x00\x01", "unsupported Content-Encoding 'br'"),
+        ("gzip, gzip", b"", "unsupported Content-Encoding"),
+        ("gzip", b"not gzip at all", "compressed body is corrupt"),
+        ("gzip", gzip.compress(bytes(5000)), "larger than 4096 bytes"),
+        ("", bytes(4097), "larger than 4096 bytes"),
+    ],
+)
+def test_bounded_body_refuses(encoding: str, data: bytes, problem: str) -> None:
+    body = BoundedBody(encoding, limit=4096)
+    body.feed(data)
+    body.feed(b"more")  # ignored once refused
+    assert body.done and problem in (body.problem or "") and body.body() == b""
+
+
+def test_a_body_of_exactly_the_bound_is_kept() -> None:
+    body = BoundedBody("gzip", limit=4096)
+    body.feed(gzip.compress(b"x" * 4096))
+    assert body.problem is None and body.body() == b"x" * 4096
+
+
+@modes
+def test_unsupported_encoding_on_a_2xx_is_a_parse_error(mode: str) -> None:
+    reply = Reply(headers=[("Content-Encoding", "br")], body=b"\x8b\x00")
+    with LoopbackServer(lambda r: reply) as server:
+        result = outcome(mode, server.endpoint_url)
+    assert isinstance(result, sib.ResponseParseError)
+    assert "unsupported Content-Encoding 'br'" in str(result)
+
+
+@modes
+def test_we_ask_for_identity_encoding_whatever_the_http_client_says(mode: str) -> None:
+    recorder = Recorder(Reply(body=b"{}"))
+
+    def factory(kind: str) -> httpx.Client | httpx.AsyncClient:
+        headers = {"Accept-Encoding": "gzip, br"}
+        return (
+            httpx.Client(headers=headers) if kind == "sync" else httpx.AsyncClient(headers=headers)
+        )
+
+    with LoopbackServer(recorder) as server:
+        result = outcome(mode, server.endpoint_url, http_client_factory=factory)
+    assert isinstance(result, sib.CancelImageCreationResponse)
+    assert [r.header("accept-encoding") for r in recorder.received] == ["identity"]
+
+
+# --- redirects (9.1) ---
+
+
+@modes
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_never_followed(
+    mode: str, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture_everything(caplog)
+    elsewhere = Recorder(Reply(body=b'{"requestId": "stolen"}'))
+    with LoopbackServer(elsewhere) as other:
+        redirect = Recorder(
+            Reply(
+                status=status,
+                headers=[
+                    ("Location", other.endpoint_url + "/CancelImageCreation"),
+                    # a redirecting server's error type is not trusted either
+                    ("x-amzn-ErrorType", "ThrottlingException"),
+                ],
+                body=b'{"message": "go elsewhere"}',
+            )
+        )
+
+        def factory(kind: str) -> httpx.Client | httpx.AsyncClient:
+            if kind == "sync":
+                return httpx.Client(follow_redirects=True)
+            return httpx.AsyncClient(follow_redirects=True)
+
+        with LoopbackServer(redirect) as server:
+            result = outcome(mode, server.endpoint_url, http_client_factory=factory)
+    assert elsewhere.received == []
+    assert len(redirect.received) == 1  # not retried
+    assert type(result) is sib.ServiceError
+    assert (result.code, result.status_code, result.message) == (str(status), status, "")
+    assert_no_secrets(result, caplog=caplog, extra=signatures(redirect.received))
