@@ -15,6 +15,7 @@ import json
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,8 @@ from hostile import assert_no_secrets, capture_everything, outcome, signatures
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._cli import main
+from sigv4_imagebuilder._flow import Send
+from sigv4_imagebuilder._http import HttpRequest
 from sigv4_imagebuilder._transport import MAX_RESPONSE_BYTES, BoundedBody
 from sigv4_imagebuilder.testing import LoopbackServer, ReceivedRequest, Reply
 
@@ -321,3 +324,110 @@ def test_a_redirect_is_never_followed(
     assert type(result) is sib.ServiceError
     assert (result.code, result.status_code, result.message) == (str(status), status, "")
     assert_no_secrets(result, caplog=caplog, extra=signatures(redirect.received))
+
+
+# --- total deadline per attempt (9.9) ---
+
+
+def dribble(request: ReceivedRequest) -> Reply:
+    """A reply whose 100-byte body comes one byte every 0.3 s: 30 s in all."""
+    return Reply(
+        headers=[("Content-Length", "100")],
+        chunks=lambda: (b" " for _ in range(100)),
+        chunk_delay=0.3,
+    )
+
+
+@modes
+def test_attempt_timeout_bounds_a_dribbling_reply(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture_everything(caplog)
+    with LoopbackServer(dribble) as server:
+        start = time.monotonic()
+        result = outcome(mode, server.endpoint_url, max_attempts=1, attempt_timeout=1)
+        elapsed = time.monotonic() - start
+    assert isinstance(result, sib.TransportTimeoutError)
+    assert "longer than 1 s" in str(result)
+    assert elapsed < 10  # the reply alone takes 30 s: a functional bound, not a speed test
+    assert_no_secrets(result, caplog=caplog)
+
+
+def _get(url: str) -> HttpRequest:
+    return HttpRequest(method="GET", url=url + "/latest/meta-data/", headers=(), body=b"")
+
+
+def test_a_credential_sources_send_timeout_is_a_total_deadline_sync() -> None:
+    with (
+        LoopbackServer(dribble) as server,
+        sib.ImageBuilderClient(region="us-east-1", credentials=CREDS) as client,
+    ):
+        outcome_ = client._send(Send(_get(server.endpoint_url), timeout=1.0))
+    assert isinstance(outcome_.error, sib.TransportTimeoutError)
+    assert outcome_.elapsed < 10
+
+
+async def test_a_credential_sources_send_timeout_is_a_total_deadline_async() -> None:
+    with LoopbackServer(dribble) as server:
+        async with sib.AsyncImageBuilderClient(region="us-east-1", credentials=CREDS) as client:
+            outcome_ = await client._send(Send(_get(server.endpoint_url), timeout=1.0))
+            # the cancelled exchange left no connection behind
+            pool = client._http._transport._pool  # type: ignore[attr-defined]
+            assert all(c.is_idle() or c.is_closed() for c in pool.connections)
+    assert isinstance(outcome_.error, sib.TransportTimeoutError)
+    assert outcome_.elapsed < 10
+
+
+def test_a_reply_within_the_deadline_is_read_whole() -> None:
+    with LoopbackServer(lambda r: Reply(body=b'{"requestId": "r"}')) as server:
+        result = outcome("sync", server.endpoint_url, attempt_timeout=5)
+    assert isinstance(result, sib.CancelImageCreationResponse) and result.request_id == "r"
+
+
+# --- validation at construction (9.14) ---
+
+
+@pytest.mark.parametrize("client_class", [sib.ImageBuilderClient, sib.AsyncImageBuilderClient])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("timeout", float("inf")),
+        ("timeout", float("nan")),
+        ("timeout", -1),
+        ("timeout", 0),
+        ("timeout", True),
+        ("timeout", "5"),
+        ("timeout", httpx.Timeout(5.0, connect=float("inf"))),
+        ("timeout", httpx.Timeout(float("nan"))),
+        ("timeout", httpx.Timeout(-1.0)),
+        ("attempt_timeout", float("inf")),
+        ("attempt_timeout", float("nan")),
+        ("attempt_timeout", 0),
+        ("attempt_timeout", -0.5),
+        ("attempt_timeout", True),
+        ("attempt_timeout", "1"),
+        ("max_concurrency", 0),
+        ("max_concurrency", -3),
+        ("max_concurrency", 1.5),
+        ("max_concurrency", True),
+        ("max_concurrency", "10"),
+    ],
+)
+def test_bad_timeouts_and_limits_are_refused_at_construction(
+    client_class: type[sib.ImageBuilderClient], name: str, value: object
+) -> None:
+    with pytest.raises(sib.ParamValidationError) as info:
+        client_class(region="us-east-1", credentials=CREDS, **{name: value})  # type: ignore[arg-type]
+    assert info.value.param == name
+
+
+def test_good_timeouts_and_limits_are_kept() -> None:
+    with sib.ImageBuilderClient(
+        region="us-east-1",
+        credentials=CREDS,
+        timeout=httpx.Timeout(5.0, pool=None),
+        attempt_timeout=2,
+        max_concurrency=7,
+    ) as client:
+        assert client.max_concurrency == 7
+        assert client._http._transport._pool._max_connections == 7  # type: ignore[attr-defined]
