@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import sys
 import time
 import zlib
@@ -224,6 +225,24 @@ class BoundedBody:
         return b"" if self.problem is not None else b"".join(self._chunks)
 
 
+# What h11 and httpx accept in a header value: printable ASCII and tab.
+_UNSAFE_VALUE = re.compile(r"[^\t\x20-\x7e]")
+_SECRET_SOURCES = {
+    "authorization": "the signature, built from the access key id",
+    "x-amz-security-token": "the session token",
+}
+
+
+def _unsafe_header(name: str) -> ConfigurationError:
+    # Checked before httpx sees the value: httpx's error and httpcore's DEBUG
+    # log would quote it, and it may be a credential.
+    source = _SECRET_SOURCES.get(name.lower(), "a header value")
+    return ConfigurationError(
+        f"Cannot send the {name} header: {source} holds a control character or a "
+        "non-ASCII character (a stray CR from a CRLF file?). Nothing was sent."
+    )
+
+
 @functools.lru_cache(maxsize=64)
 def _parse_url(url: str) -> httpx.URL:
     # Parsing is a visible share of a call's CPU; calls to one endpoint reuse
@@ -268,6 +287,9 @@ def build_request(
     mTLS and event hooks are untouched: they belong to ``send()``.
     """
     request = action.request
+    for name, value in request.headers:
+        if _UNSAFE_VALUE.search(value):
+            raise _unsafe_header(name)
     ours = {name.lower() for name, _ in request.headers}
     ours.add("accept-encoding")
     headers = [(k, v) for k, v in http.headers.multi_items() if k not in ours]

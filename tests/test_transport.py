@@ -7,6 +7,7 @@ ours, httpx and httpcore, or the CLI's output.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gzip
@@ -19,17 +20,18 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from conftest import ARN, CREDS
+from conftest import ARN, CREDS, NO_SLEEP, SECRET, SESSION_TOKEN
 from hostile import assert_no_secrets, capture_everything, outcome, signatures
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._cli import main
 from sigv4_imagebuilder._flow import Send
 from sigv4_imagebuilder._http import HttpRequest
-from sigv4_imagebuilder._transport import MAX_RESPONSE_BYTES, BoundedBody
+from sigv4_imagebuilder._transport import MAX_RESPONSE_BYTES, BoundedBody, map_transport_error
 from sigv4_imagebuilder.testing import LoopbackServer, ReceivedRequest, Reply
 
 modes = pytest.mark.parametrize("mode", ["sync", "async"])
@@ -431,3 +433,149 @@ def test_good_timeouts_and_limits_are_kept() -> None:
     ) as client:
         assert client.max_concurrency == 7
         assert client._http._transport._pool._max_connections == 7  # type: ignore[attr-defined]
+
+
+# --- local refusals are typed and never retried (9.14) ---
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.LocalProtocolError(f"Illegal header value b'{SESSION_TOKEN}\\r'"),
+        httpx.InvalidURL(f"Invalid non-printable ASCII character in URL, {SECRET!r}"),
+        httpx.UnsupportedProtocol(f"Request URL is missing a protocol: {SECRET}"),
+    ],
+)
+def test_local_httpx_errors_are_configuration_errors_without_the_value(exc: Exception) -> None:
+    error = map_transport_error(exc)
+    assert type(error) is sib.ConfigurationError
+    assert error.__cause__ is None and error.__suppress_context__
+    assert type(exc).__name__ in str(error)
+    assert_no_secrets(error)
+
+
+class CountingTransport(httpx.HTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        return super().handle_request(request)
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        sib.Credentials("AKID", SECRET, session_token=SESSION_TOKEN + "\r"),
+        sib.Credentials("AKID", SECRET, session_token=SESSION_TOKEN + "\nX-Injected: 1"),
+        sib.Credentials("AKID", SECRET, session_token=SESSION_TOKEN + "\u00e9"),
+        sib.Credentials("AKID\r", SECRET, session_token=SESSION_TOKEN),
+    ],
+)
+def test_a_header_httpx_will_not_send_fails_once_without_showing_it(
+    credentials: sib.Credentials, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture_everything(caplog)
+    recorder = Recorder(Reply(body=b"{}"))
+    transport = CountingTransport()
+    with LoopbackServer(recorder) as server, httpx.Client(transport=transport) as http:
+        client = sib.ImageBuilderClient(
+            region="us-east-1",
+            credentials=credentials,
+            endpoint_url=server.endpoint_url,
+            http_client=http,
+            retry_policy=NO_SLEEP,
+        )
+        with pytest.raises(sib.ImageBuilderError) as info:
+            client.cancel_image_creation(ARN)
+    assert not isinstance(info.value, sib.TransportError)  # local: never retried
+    assert transport.calls <= 1 and recorder.received == []
+    assert_no_secrets(info.value, caplog=caplog)
+
+
+def test_a_bad_header_from_the_users_http_client_is_not_retried() -> None:
+    transport = CountingTransport()
+    recorder = Recorder(Reply(body=b"{}"))
+    with (
+        LoopbackServer(recorder) as server,
+        httpx.Client(transport=transport, headers={"X-Evil": "v\r\nInjected: 1"}) as http,
+    ):
+        client = sib.ImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=server.endpoint_url,
+            http_client=http, retry_policy=NO_SLEEP,
+        )  # fmt: skip
+        with pytest.raises(sib.ConfigurationError, match="LocalProtocolError"):
+            client.cancel_image_creation(ARN)
+    assert transport.calls == 1 and recorder.received == []
+
+
+# --- one client, one event loop (9.14) ---
+
+
+def test_an_async_client_used_from_a_second_event_loop_is_a_typed_error() -> None:
+    reply = Reply(headers=[("Connection", "close")], body=b'{"requestId": "r"}')
+    with LoopbackServer(lambda r: reply) as server:
+        client = sib.AsyncImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=server.endpoint_url
+        )
+        assert asyncio.run(client.cancel_image_creation(ARN)).request_id == "r"
+        with pytest.raises(sib.ImageBuilderError, match="another event loop"):
+            asyncio.run(client.cancel_image_creation(ARN))
+
+        async def close() -> None:
+            await client.aclose()
+
+        asyncio.run(close())
+
+
+# --- a closed client raises the root error, never httpx's RuntimeError (14.6) ---
+
+
+@pytest.mark.parametrize("when", ["before", "during"])
+def test_closed_sync_client_raises_the_root_error(when: str) -> None:
+    http = httpx.Client()
+
+    def credentials() -> sib.Credentials:
+        if when == "during":
+            http.close()  # closed by someone else between credentials and send
+        return CREDS
+
+    client = sib.ImageBuilderClient(
+        region="us-east-1", credentials=credentials, endpoint_url="http://127.0.0.1:9",
+        http_client=http,
+    )  # fmt: skip
+    if when == "before":
+        http.close()
+    with pytest.raises(sib.ImageBuilderError, match="this client is closed") as info:
+        client.cancel_image_creation(ARN)
+    assert type(info.value) is sib.ImageBuilderError
+
+
+@pytest.mark.parametrize("when", ["before", "during"])
+async def test_closed_async_client_raises_the_root_error(when: str) -> None:
+    http = httpx.AsyncClient()
+    closing: list[asyncio.Task[None]] = []
+
+    def credentials() -> sib.Credentials:
+        return CREDS
+
+    client = sib.AsyncImageBuilderClient(
+        region="us-east-1", credentials=credentials, endpoint_url="http://127.0.0.1:9",
+        http_client=http,
+    )  # fmt: skip
+    if when == "before":
+        await http.aclose()
+    else:
+        # httpx's AsyncClient refuses sends once closed; close it from inside
+        # the call, after the client checked it was open.
+        original = http.send
+
+        async def close_then_send(*args: Any, **kwargs: Any) -> httpx.Response:
+            await http.aclose()
+            return await original(*args, **kwargs)
+
+        http.send = close_then_send  # type: ignore[method-assign]
+    with pytest.raises(sib.ImageBuilderError, match="this client is closed") as info:
+        await client.cancel_image_creation(ARN)
+    assert type(info.value) is sib.ImageBuilderError and not closing
