@@ -8,6 +8,7 @@ ours, httpx and httpcore, or the CLI's output.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import gzip
@@ -16,6 +17,7 @@ import json
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -31,7 +33,12 @@ import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._cli import main
 from sigv4_imagebuilder._flow import Send
 from sigv4_imagebuilder._http import HttpRequest
-from sigv4_imagebuilder._transport import MAX_RESPONSE_BYTES, BoundedBody, map_transport_error
+from sigv4_imagebuilder._transport import (
+    DEFAULT_MAX_CONCURRENCY,
+    MAX_RESPONSE_BYTES,
+    BoundedBody,
+    map_transport_error,
+)
 from sigv4_imagebuilder.testing import LoopbackServer, ReceivedRequest, Reply
 
 modes = pytest.mark.parametrize("mode", ["sync", "async"])
@@ -579,3 +586,102 @@ async def test_closed_async_client_raises_the_root_error(when: str) -> None:
     with pytest.raises(sib.ImageBuilderError, match="this client is closed") as info:
         await client.cancel_image_creation(ARN)
     assert type(info.value) is sib.ImageBuilderError and not closing
+
+
+# --- in-flight bound (9.13) ---
+
+
+class InFlight:
+    """A canned 200 that notes how many requests the server holds at once."""
+
+    def __init__(self, hold: float = 0.005) -> None:
+        self.hold = hold
+        self.now = 0
+        self.peak = 0
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: ReceivedRequest) -> Reply:
+        with self._lock:
+            self.now += 1
+            self.total += 1
+            self.peak = max(self.peak, self.now)
+        time.sleep(self.hold)
+        with self._lock:
+            self.now -= 1
+        return Reply(body=b'{"requestId": "r"}')
+
+
+async def test_a_gather_of_500_cancels_on_one_async_client_all_succeed() -> None:
+    """The README's one-liner, with 100 waiters per connection.
+
+    Without the client's own bound, httpcore's pool collapses when far more
+    requests wait than it has connections (encode/httpx#3215): 2,000 on a
+    pool of 100 mostly failed with PoolTimeout. 500 on a limit of 5 is a
+    steeper ratio at a cost the suite can afford; ``make bench`` runs 10,000.
+    """
+    server_state = InFlight()
+    with LoopbackServer(server_state) as server:
+        async with sib.AsyncImageBuilderClient(
+            region="us-east-1",
+            credentials=CREDS,
+            endpoint_url=server.endpoint_url,
+            max_concurrency=5,
+            max_attempts=1,
+            # Calls wait for their turn in the client, never in httpcore's
+            # pool: a pool wait of a second would be a PoolTimeout.
+            timeout=httpx.Timeout(10.0, pool=1.0),
+        ) as client:
+            results = await asyncio.wait_for(
+                asyncio.gather(*(client.cancel_image_creation(ARN) for _ in range(500))),
+                timeout=120,  # generous: a hang, not a speed, is what this catches
+            )
+    assert len(results) == 500 and {r.request_id for r in results} == {"r"}
+    assert server_state.total == 500
+    assert 1 < server_state.peak <= 5
+
+
+def test_threads_past_the_limit_wait_their_turn_on_a_sync_client() -> None:
+    server_state = InFlight(hold=0.02)
+    with (
+        LoopbackServer(server_state) as server,
+        sib.ImageBuilderClient(
+            region="us-east-1",
+            credentials=CREDS,
+            endpoint_url=server.endpoint_url,
+            max_concurrency=4,
+            max_attempts=1,
+        ) as client,
+        concurrent.futures.ThreadPoolExecutor(32) as pool,
+    ):
+        results = list(pool.map(lambda _: client.cancel_image_creation(ARN), range(200)))
+    assert len(results) == 200 and server_state.total == 200
+    assert 1 < server_state.peak <= 4
+
+
+@pytest.mark.parametrize(
+    ("limits", "expected"),
+    [
+        (httpx.Limits(max_connections=7), 7),
+        (httpx.Limits(max_connections=None), DEFAULT_MAX_CONCURRENCY),
+        (None, 100),
+    ],
+)
+def test_the_default_limit_is_the_pools_size(limits: httpx.Limits | None, expected: int) -> None:
+    kwargs: dict[str, Any] = {} if limits is None else {"limits": limits}
+    with httpx.Client(**kwargs) as http:
+        client = sib.ImageBuilderClient(region="us-east-1", credentials=CREDS, http_client=http)
+        assert client.max_concurrency == expected
+    with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200))) as http:
+        client = sib.ImageBuilderClient(region="us-east-1", credentials=CREDS, http_client=http)
+        assert client.max_concurrency == DEFAULT_MAX_CONCURRENCY
+
+
+async def test_the_default_limit_of_an_async_client_is_its_pools_size() -> None:
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=9)) as http:
+        client = sib.AsyncImageBuilderClient(
+            region="us-east-1", credentials=CREDS, http_client=http
+        )
+        assert client.max_concurrency == 9
+    async with sib.AsyncImageBuilderClient(region="us-east-1", credentials=CREDS) as own:
+        assert own.max_concurrency == DEFAULT_MAX_CONCURRENCY
