@@ -89,13 +89,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _handle(self) -> None:
-        # A Content-Length that is not a plain, bounded decimal ("abc",
-        # 10**30, "-1") gets a 400 instead of killing the handler thread.
+        # A Content-Length that is not a plain decimal of at most 12 digits
+        # ("abc", "-1", 10**30) gets a 400 instead of killing the handler
+        # thread; a plausible one past MAX_REQUEST_BODY a 413.
         raw_length = (self.headers.get("Content-Length") or "0").strip()
-        if not (raw_length.isascii() and raw_length.isdigit()):
+        if not (raw_length.isascii() and raw_length.isdigit() and len(raw_length) <= 12):
             self._refuse(400, "bad Content-Length")
             return
-        if len(raw_length) > 12 or int(raw_length) > MAX_REQUEST_BODY:
+        if int(raw_length) > MAX_REQUEST_BODY:
             self._refuse(413, "request body too large")
             return
         length = int(raw_length)
