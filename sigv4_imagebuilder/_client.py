@@ -19,23 +19,17 @@ from typing import Any, TypeVar
 import httpx
 
 from . import _transport
+from ._actions import Flow, GetCredentials, Outcome, RunBlocking, Send, Sleep
 from ._config import ClientConfig, resolve_config
 from ._credentials import CredentialResolver, CredentialsArg, resolver_for
 from ._errors import ImageBuilderError, ParamValidationError
-from ._flow import (
-    CallContext,
-    Flow,
-    GetCredentials,
-    Outcome,
-    RunBlocking,
-    Send,
-    Sleep,
-    cancel_image_creation_flow,
-)
-from ._models import CancelImageCreationResponse
+from ._flow import CallContext, call_flow
+from ._models import CancelImageCreationResponse, GetImageResponse
+from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE
 from ._options import ClientOptions
 from ._retries import RetryPolicy
 from ._transport import DEFAULT_TIMEOUT, TimeoutArg
+from ._waiters import IMAGE_AVAILABLE, IMAGE_CANCELLED, OnStatus, wait_flow
 
 T = TypeVar("T")
 
@@ -135,7 +129,7 @@ class _BaseClient:
 
 
 class ImageBuilderClient(_BaseClient):
-    """A synchronous EC2 Image Builder client for CancelImageCreation.
+    """A synchronous EC2 Image Builder client: CancelImageCreation, GetImage and waiters.
 
     Safe to share across threads. Use it as a context manager, or call
     :meth:`close`, to release the connections it opened.
@@ -246,7 +240,143 @@ class ImageBuilderClient(_BaseClient):
             ...     "arn:aws:imagebuilder:us-east-1:123456789012:image/x/1.0.0/1")
         """
         return self._run(
-            cancel_image_creation_flow(self._ctx, image_build_version_arn, client_token)
+            call_flow(
+                self._ctx,
+                CANCEL_IMAGE_CREATION,
+                {"image_build_version_arn": image_build_version_arn, "client_token": client_token},
+            )
+        )
+
+    def get_image(self, image_build_version_arn: str) -> GetImageResponse:
+        """Describe an image build version, its state included.
+
+        A read: safe to retry, and retried like any call.
+
+        Args:
+            image_build_version_arn: the image build version's ARN
+                (``.../image/name/1.0.0/3``), or a version ARN that may use
+                ``x`` wildcards (``.../image/name/1.x.x``).
+
+        Returns:
+            The image (typed fields and ``raw``), its latest version
+            references, and the exchange's metadata.
+
+        Raises:
+            ParamValidationError: a bad ARN; nothing was sent.
+            ServiceError: the service said no (``ClientException`` for an
+                unknown image, ``ForbiddenException``...).
+            TransportError: the request could not be completed on the wire.
+            ResponseParseError: a 2xx reply that could not be read, or a
+                typed field of the wrong JSON type (the message names it).
+            NoCredentialsError: no credentials were found.
+
+        Example:
+            >>> client.get_image(ARN).image.state.status  # doctest: +SKIP
+            'BUILDING'
+        """
+        return self._run(
+            call_flow(self._ctx, GET_IMAGE, {"image_build_version_arn": image_build_version_arn})
+        )
+
+    def wait_until_image_cancelled(
+        self,
+        image_build_version_arn: str,
+        *,
+        min_delay: float = IMAGE_CANCELLED.min_delay,
+        max_delay: float = IMAGE_CANCELLED.max_delay,
+        max_wait: float = IMAGE_CANCELLED.max_wait,
+        on_status: OnStatus | None = None,
+    ) -> GetImageResponse:
+        """Poll GetImage until the image is ``CANCELLED``; return that answer.
+
+        A cancel only starts the cancellation; this waits for it to finish.
+        The defaults suit how long a cancel takes (seconds to a few minutes):
+        the first poll is immediate, the next after 5 s, then exponentially
+        longer with jitter up to 30 s apart, for at most 30 minutes.
+
+        Args:
+            image_build_version_arn: the image build version's ARN.
+            min_delay: the shortest delay between polls, seconds (> 0).
+            max_delay: the longest delay between polls, seconds (>= min_delay).
+            max_wait: give up after this many seconds (> 0); no sleep runs past it.
+            on_status: called with the GetImage answer on every status change,
+                the first poll included. It runs in the caller's thread (on the
+                event loop for the async client), so keep it short; an
+                exception it raises ends the wait and propagates as is.
+
+        Returns:
+            The GetImage answer that showed ``CANCELLED``.
+
+        Raises:
+            ParamValidationError: a bad argument; nothing was sent.
+            WaiterFailureError: the image became ``AVAILABLE``, ``FAILED``,
+                ``DEPRECATED``, ``DELETED`` or ``DISABLED`` (the cancel lost the
+                race, or the image is gone); ``.status``, ``.reason``, ``.last_response``.
+            WaiterTimeoutError: ``max_wait`` passed first. Throttling and
+                transient errors are retried, and a poll that still fails does
+                not end the wait; only ``max_wait`` does.
+            ServiceError: a poll failed with a non-retryable error (such as
+                ``ForbiddenException`` or ``ClientException``), raised as is.
+
+        Example:
+            >>> client.cancel_image_creation(ARN)  # doctest: +SKIP
+            >>> client.wait_until_image_cancelled(ARN, on_status=print)  # doctest: +SKIP
+        """
+        return self._run(
+            wait_flow(
+                self._ctx,
+                IMAGE_CANCELLED,
+                image_build_version_arn,
+                min_delay=min_delay,
+                max_delay=max_delay,
+                max_wait=max_wait,
+                on_status=on_status,
+            )
+        )
+
+    def wait_until_image_available(
+        self,
+        image_build_version_arn: str,
+        *,
+        min_delay: float = IMAGE_AVAILABLE.min_delay,
+        max_delay: float = IMAGE_AVAILABLE.max_delay,
+        max_wait: float = IMAGE_AVAILABLE.max_wait,
+        on_status: OnStatus | None = None,
+    ) -> GetImageResponse:
+        """Poll GetImage until the image is ``AVAILABLE``; return that answer.
+
+        Mirrors botocore's ``ImageAvailable`` waiter: ``FAILED`` or
+        ``CANCELLED`` fail the wait, any other status polls again. Delays
+        follow the Smithy waiter rules instead of botocore's fixed 60 s:
+        from 30 s, backing off with jitter to 2 minutes, for at most 6 hours
+        (botocore's 60 s x 360 attempts).
+
+        Args:
+            image_build_version_arn: the image build version's ARN.
+            min_delay: the shortest delay between polls, seconds (> 0).
+            max_delay: the longest delay between polls, seconds (>= min_delay).
+            max_wait: give up after this many seconds (> 0).
+            on_status: as for :meth:`wait_until_image_cancelled`.
+
+        Returns:
+            The GetImage answer that showed ``AVAILABLE``.
+
+        Raises:
+            ParamValidationError: a bad argument; nothing was sent.
+            WaiterFailureError: the image became ``FAILED`` or ``CANCELLED``.
+            WaiterTimeoutError: ``max_wait`` passed first.
+            ServiceError: a poll failed with a non-retryable error, raised as is.
+        """
+        return self._run(
+            wait_flow(
+                self._ctx,
+                IMAGE_AVAILABLE,
+                image_build_version_arn,
+                min_delay=min_delay,
+                max_delay=max_delay,
+                max_wait=max_wait,
+                on_status=on_status,
+            )
         )
 
     def _run(self, flow: Flow[T]) -> T:
@@ -373,7 +503,66 @@ class AsyncImageBuilderClient(_BaseClient):
     ) -> CancelImageCreationResponse:
         """Cancel the creation of an image; see :meth:`ImageBuilderClient.cancel_image_creation`."""
         return await self._run(
-            cancel_image_creation_flow(self._ctx, image_build_version_arn, client_token)
+            call_flow(
+                self._ctx,
+                CANCEL_IMAGE_CREATION,
+                {"image_build_version_arn": image_build_version_arn, "client_token": client_token},
+            )
+        )
+
+    async def get_image(self, image_build_version_arn: str) -> GetImageResponse:
+        """Describe an image build version; see :meth:`ImageBuilderClient.get_image`."""
+        return await self._run(
+            call_flow(self._ctx, GET_IMAGE, {"image_build_version_arn": image_build_version_arn})
+        )
+
+    async def wait_until_image_cancelled(
+        self,
+        image_build_version_arn: str,
+        *,
+        min_delay: float = IMAGE_CANCELLED.min_delay,
+        max_delay: float = IMAGE_CANCELLED.max_delay,
+        max_wait: float = IMAGE_CANCELLED.max_wait,
+        on_status: OnStatus | None = None,
+    ) -> GetImageResponse:
+        """Wait for ``CANCELLED``; see :meth:`ImageBuilderClient.wait_until_image_cancelled`.
+
+        The sleeps between polls are ``asyncio.sleep``: the loop is never
+        blocked, and cancelling the task stops the wait at once and leaves the
+        client usable.
+        """
+        return await self._run(
+            wait_flow(
+                self._ctx,
+                IMAGE_CANCELLED,
+                image_build_version_arn,
+                min_delay=min_delay,
+                max_delay=max_delay,
+                max_wait=max_wait,
+                on_status=on_status,
+            )
+        )
+
+    async def wait_until_image_available(
+        self,
+        image_build_version_arn: str,
+        *,
+        min_delay: float = IMAGE_AVAILABLE.min_delay,
+        max_delay: float = IMAGE_AVAILABLE.max_delay,
+        max_wait: float = IMAGE_AVAILABLE.max_wait,
+        on_status: OnStatus | None = None,
+    ) -> GetImageResponse:
+        """Wait for ``AVAILABLE``; see :meth:`ImageBuilderClient.wait_until_image_available`."""
+        return await self._run(
+            wait_flow(
+                self._ctx,
+                IMAGE_AVAILABLE,
+                image_build_version_arn,
+                min_delay=min_delay,
+                max_delay=max_delay,
+                max_wait=max_wait,
+                on_status=on_status,
+            )
         )
 
     async def _run(self, flow: Flow[T]) -> T:

@@ -13,8 +13,8 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, Union, runtime_checkable
 
+from ._actions import Flow, RunBlocking
 from ._errors import NoCredentialsError, ParamValidationError
-from ._flow import Flow, RunBlocking
 from ._models import Credentials
 
 if TYPE_CHECKING:

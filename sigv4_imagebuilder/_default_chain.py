@@ -30,14 +30,13 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
+from ._actions import Flow, Outcome, RunBlocking, Send
 from ._config import ClientConfig, profile_keys
 from ._credentials import CredentialResolver, environment_credentials
 from ._endpoints import partition_for
 from ._errors import CredentialRetrievalError, NoCredentialsError
-from ._flow import Flow, Outcome, RunBlocking, Send
-from ._http import HttpRequest, HttpResponse
+from ._http import HttpRequest, HttpResponse, host_header
 from ._models import Credentials
-from ._protocol import host_header
 from ._signing import sign
 
 CONTAINER_HOST = "http://169.254.170.2"

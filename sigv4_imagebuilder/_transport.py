@@ -27,6 +27,7 @@ from typing import Any, Union
 
 import httpx
 
+from ._actions import Outcome, Send
 from ._errors import (
     ConfigurationError,
     ConnectError,
@@ -36,7 +37,6 @@ from ._errors import (
     TransportError,
     TransportTimeoutError,
 )
-from ._flow import Outcome, Send
 from ._http import HttpResponse
 
 #: The most bytes kept from any reply, after decoding. Image Builder's

@@ -16,10 +16,10 @@ import pytest
 from conftest import ARN
 
 import sigv4_imagebuilder as sib
+from sigv4_imagebuilder._actions import Flow, RunBlocking
 from sigv4_imagebuilder._config import resolve_config
 from sigv4_imagebuilder._credentials import CredentialResolver
 from sigv4_imagebuilder._default_chain import _container_url, chain_flow
-from sigv4_imagebuilder._flow import Flow, RunBlocking
 from sigv4_imagebuilder.testing import LoopbackServer, ReceivedRequest, Reply
 
 UTC = datetime.timezone.utc

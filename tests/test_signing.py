@@ -81,7 +81,7 @@ def test_signing_key_cache_is_bounded() -> None:
 
 
 def test_reprs_of_signed_requests_hide_the_signature_and_token() -> None:
-    from sigv4_imagebuilder._flow import Send
+    from sigv4_imagebuilder._actions import Send
     from sigv4_imagebuilder._signing import _BotocoreCredentials
     from sigv4_imagebuilder.testing import ReceivedRequest
 

@@ -30,8 +30,8 @@ from conftest import ARN, CREDS, NO_SLEEP, SECRET, SESSION_TOKEN
 from hostile import assert_no_secrets, capture_everything, outcome, signatures
 
 import sigv4_imagebuilder as sib
+from sigv4_imagebuilder._actions import Send
 from sigv4_imagebuilder._cli import main
-from sigv4_imagebuilder._flow import Send
 from sigv4_imagebuilder._http import HttpRequest
 from sigv4_imagebuilder._transport import (
     DEFAULT_MAX_CONCURRENCY,
