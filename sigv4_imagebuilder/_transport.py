@@ -9,7 +9,10 @@ clients. What it promises, whatever the user's ``httpx.Client`` is set to:
   stream and kept only up to ``MAX_RESPONSE_BYTES`` *after* decoding, so a
   gzip bomb or a huge body costs at most that much memory;
 * an attempt can be given a total deadline (``attempt_timeout``), which a
-  server dribbling one byte at a time cannot stretch;
+  server dribbling one byte at a time cannot stretch (async: the whole
+  exchange is cancelled; sync: checked after the headers and between body
+  chunks, with every phase timeout capped at it; a sync exchange whose
+  *headers* dribble is the one case it cannot cut short);
 * httpx's exceptions become ours: network failures a ``TransportError``
   (retried), local refusals (a URL or header httpx will not send) a
   ``ConfigurationError`` (never retried, never echoing the value).

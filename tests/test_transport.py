@@ -685,3 +685,22 @@ async def test_the_default_limit_of_an_async_client_is_its_pools_size() -> None:
         assert client.max_concurrency == 9
     async with sib.AsyncImageBuilderClient(region="us-east-1", credentials=CREDS) as own:
         assert own.max_concurrency == DEFAULT_MAX_CONCURRENCY
+
+
+@modes
+def test_a_capped_reply_closes_its_connection_and_the_client_goes_on(mode: str) -> None:
+    """The unread rest of a too-large reply must not be read as the next reply."""
+    replies = iter(
+        [
+            Reply(
+                status=500,
+                headers=[("Content-Length", str(64 * _MIB))],
+                chunks=lambda: (b"x" * _MIB for _ in range(64)),
+            ),
+            Reply(body=b'{"requestId": "second"}'),
+        ]
+    )
+    with LoopbackServer(lambda request: next(replies)) as server:
+        result = outcome(mode, server.endpoint_url)
+    assert isinstance(result, sib.CancelImageCreationResponse)
+    assert (result.request_id, result.metadata.retry_attempts) == ("second", 1)
