@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import _transport
-from ._actions import Flow, GetCredentials, Outcome, RunBlocking, Send, Sleep
+from ._actions import AcquireLock, Flow, Outcome, RunBlocking, Send, Sleep
 from ._config import ClientConfig, resolve_config
 from ._credentials import CredentialResolver, CredentialsArg, resolver_for
 from ._errors import ImageBuilderError, ParamValidationError
@@ -28,6 +28,7 @@ from ._models import CancelImageCreationResponse, GetImageResponse
 from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE
 from ._options import ClientOptions
 from ._retries import RetryPolicy
+from ._shared_files import SharedFiles, read_shared_files
 from ._transport import DEFAULT_TIMEOUT, TimeoutArg
 from ._waiters import IMAGE_AVAILABLE, IMAGE_CANCELLED, OnStatus, wait_flow
 
@@ -41,12 +42,20 @@ def _asyncio() -> Any:
     return asyncio
 
 
-def _default_resolver(config: ClientConfig, env: Mapping[str, str]) -> CredentialResolver:
+def _default_resolver(
+    config: ClientConfig, env: Mapping[str, str], files: SharedFiles
+) -> CredentialResolver:
     # The chain's sources pull in subprocess, xml and ipaddress: load them only
     # for clients that rely on the chain.
-    from ._default_chain import default_resolver
+    from ._credentials._chain import default_resolver
 
-    return default_resolver(config, env)
+    return default_resolver(
+        env,
+        files,
+        profile_name=config.profile_name,
+        explicit_profile=config.explicit_profile,
+        region=config.region,
+    )
 
 
 def _closed() -> ImageBuilderError:
@@ -66,8 +75,10 @@ class _BaseClient:
         self._timeout = _transport.check_timeout(options.timeout)
         self._attempt_timeout = _transport.check_attempt_timeout(options.attempt_timeout)
         self._max_concurrency = _transport.check_max_concurrency(options.max_concurrency)
+        files = read_shared_files(environ)  # the only file reads, once
         config = resolve_config(
             env=environ,
+            files=files,
             region=options.region,
             profile=options.profile,
             endpoint_url=options.endpoint_url,
@@ -75,15 +86,16 @@ class _BaseClient:
             use_dualstack_endpoint=options.use_dualstack_endpoint,
             max_attempts=options.max_attempts,
         )
+        self._credentials: CredentialResolver = resolver_for(
+            options.credentials,
+            lambda: _default_resolver(config, environ, files),
+        )
         self._ctx = CallContext(
             region=config.region,
             endpoint_url=config.endpoint_url,
             max_attempts=config.max_attempts,
             policy=retry_policy or RetryPolicy(),
-        )
-        self._credentials: CredentialResolver = resolver_for(
-            options.credentials,
-            lambda: _default_resolver(config, environ),
+            credentials=self._credentials.flow,
         )
 
     def _new_http_kwargs(self) -> dict[str, Any]:
@@ -214,6 +226,7 @@ class ImageBuilderClient(_BaseClient):
         # Threads past the limit wait here rather than in httpcore's pool,
         # where they would fail with PoolTimeout after the pool timeout.
         self._slots = threading.BoundedSemaphore(self._limit)
+        self._credentials_lock = threading.Lock()
 
     def cancel_image_creation(
         self, image_build_version_arn: str, *, client_token: str | None = None
@@ -389,8 +402,9 @@ class ImageBuilderClient(_BaseClient):
                 result: Any
                 if isinstance(action, Send):
                     result = self._send(action)
-                elif isinstance(action, GetCredentials):
-                    result = self._credentials.get(self._run)
+                elif isinstance(action, AcquireLock):
+                    lock = self._credentials_lock
+                    result = lock if lock.acquire(blocking=action.blocking) else None
                 elif isinstance(action, Sleep):
                     time.sleep(action.seconds)
                     result = None
@@ -497,6 +511,7 @@ class AsyncImageBuilderClient(_BaseClient):
         # (encode/httpx#3215); calls past the limit wait here instead.
         self._slots = _asyncio().Semaphore(self._limit)
         self._loop: weakref.ref[Any] | None = None
+        self._credentials_lock = _asyncio().Lock()
 
     async def cancel_image_creation(
         self, image_build_version_arn: str, *, client_token: str | None = None
@@ -580,8 +595,13 @@ class AsyncImageBuilderClient(_BaseClient):
                 result: Any
                 if isinstance(action, Send):
                     result = await self._send(action)
-                elif isinstance(action, GetCredentials):
-                    result = await self._credentials.aget(self._run)
+                elif isinstance(action, AcquireLock):
+                    alock = self._credentials_lock
+                    if action.blocking or not alock.locked():
+                        await alock.acquire()
+                        result = alock
+                    else:
+                        result = None
                 elif isinstance(action, Sleep):
                     await _asyncio().sleep(action.seconds)
                     result = None

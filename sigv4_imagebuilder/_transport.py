@@ -177,6 +177,9 @@ class BoundedBody:
         self.limit = limit
         self.size = 0
         self.problem: str | None = None
+        #: The compressed stream did not decode: a transport failure, as httpx's
+        #: DecodingError is, rather than a reply we read and did not understand.
+        self.corrupt = False
         self._chunks: list[bytes] = []
         encoding = content_encoding.strip().lower()
         self._decoder: Any = None
@@ -209,6 +212,7 @@ class BoundedBody:
                 self.feed(raw)
                 return
             self.problem = "the reply's compressed body is corrupt"
+            self.corrupt = True
             return
         self._deflate_guess = False
         self._keep(data)
@@ -333,13 +337,21 @@ def _body_for(response: httpx.Response) -> BoundedBody:
     return BoundedBody(encoding)
 
 
-def _finish(response: httpx.Response, headers: dict[str, str], body: BoundedBody) -> HttpResponse:
-    return HttpResponse(
+def _finish(
+    response: httpx.Response, headers: dict[str, str], body: BoundedBody, start: float
+) -> Outcome:
+    elapsed = time.monotonic() - start
+    if body.corrupt:
+        encoding = response.headers.get("content-encoding", "")[:40]
+        error = TransportError(f"DecodingError: the reply's {encoding!r} body is corrupt")
+        return Outcome(error=error, elapsed=elapsed)
+    reply = HttpResponse(
         status_code=response.status_code,
         headers=headers,
         body=body.body(),
         body_problem=body.problem,
     )
+    return Outcome(response=reply, elapsed=elapsed)
 
 
 def send(http: httpx.Client, request: httpx.Request, deadline: float | None) -> Outcome:
@@ -367,7 +379,7 @@ def send(http: httpx.Client, request: httpx.Request, deadline: float | None) -> 
                 break
             if deadline is not None and time.monotonic() - start > deadline:
                 return Outcome(error=_deadline_error(deadline), elapsed=time.monotonic() - start)
-        return Outcome(response=_finish(response, headers, body), elapsed=time.monotonic() - start)
+        return _finish(response, headers, body, start)
     except httpx.HTTPError as exc:
         return _failed(exc, start)
     finally:
@@ -404,7 +416,7 @@ async def _asend(http: httpx.AsyncClient, request: httpx.Request, start: float) 
                 body.feed(raw)
                 if body.done:
                     break
-        return Outcome(response=_finish(response, headers, body), elapsed=time.monotonic() - start)
+        return _finish(response, headers, body, start)
     except httpx.HTTPError as exc:
         return _failed(exc, start)
     finally:
