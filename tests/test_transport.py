@@ -725,3 +725,22 @@ def test_a_corrupt_compressed_body_is_a_transport_error_as_with_httpx(mode: str)
         result = outcome(mode, server.endpoint_url)
     assert type(result) is sib.TransportError and "DecodingError" in str(result)
     assert len(recorder.received) == 3  # retried like any transport failure
+
+
+@modes
+def test_a_dribbling_instance_metadata_endpoint_gives_up_within_seconds(
+    mode: str, tmp_path: Path
+) -> None:
+    """Instance metadata is documented as 1 s per request: it was 30 s and more."""
+    with LoopbackServer(dribble) as imds:
+        env = {
+            "HOME": str(tmp_path),
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.endpoint_url,
+        }
+        start = time.monotonic()
+        result = outcome(mode, "http://127.0.0.1:9", credentials=None, env=env)
+        elapsed = time.monotonic() - start
+    assert isinstance(result, (sib.NoCredentialsError, sib.CredentialRetrievalError))
+    assert elapsed < 15  # a dribbled reply alone takes 30 s: a functional bound
