@@ -105,6 +105,9 @@ class _BaseClient:
         return {
             "timeout": self._timeout or DEFAULT_TIMEOUT,
             "limits": httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            # httpx's default verification, with the CA bundle read at the first
+            # TLS handshake rather than now: an http:// endpoint never reads it.
+            "verify": _transport.lazy_verifying_context(),
         }
 
     @property
@@ -222,6 +225,9 @@ class ImageBuilderClient(_BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(**self._new_http_kwargs())
+        # Our own client has no event hooks and no use for cookies: send
+        # through its transport (see _transport). A user's goes through send().
+        self._direct = self._owns_http and _transport.DIRECT_SEND_SUPPORTED
         self._limit = self._max_concurrency or _transport.pool_size(self._http)
         # Threads past the limit wait here rather than in httpcore's pool,
         # where they would fail with PoolTimeout after the pool timeout.
@@ -426,7 +432,10 @@ class ImageBuilderClient(_BaseClient):
         with self._slots:
             try:
                 return _transport.send(
-                    self._http, request, _transport.deadline_of(action, self._attempt_timeout)
+                    self._http,
+                    request,
+                    _transport.deadline_of(action, self._attempt_timeout),
+                    direct=self._direct,
                 )
             except RuntimeError:
                 if self._http.is_closed:  # closed by another thread mid-call
@@ -506,6 +515,10 @@ class AsyncImageBuilderClient(_BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(**self._new_http_kwargs())
+        self._direct = self._owns_http and _transport.DIRECT_SEND_SUPPORTED
+        # One request at a time between entering httpx's pool and starting on
+        # a connection: see _transport._GatedBody.
+        self._pool_gate = _asyncio().Lock() if self._direct else None
         self._limit = self._max_concurrency or _transport.pool_size(self._http)
         # Far more waiters than connections collapse httpcore's async pool
         # (encode/httpx#3215); calls past the limit wait here instead.
@@ -623,7 +636,11 @@ class AsyncImageBuilderClient(_BaseClient):
         async with self._slots:
             try:
                 return await _transport.asend(
-                    self._http, request, _transport.deadline_of(action, self._attempt_timeout)
+                    self._http,
+                    request,
+                    _transport.deadline_of(action, self._attempt_timeout),
+                    direct=self._direct,
+                    gate=self._pool_gate,
                 )
             except RuntimeError:
                 if self._http.is_closed:  # closed by another task mid-call

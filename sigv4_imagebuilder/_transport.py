@@ -16,17 +16,28 @@ clients. What it promises, whatever the user's ``httpx.Client`` is set to:
 * httpx's exceptions become ours: network failures a ``TransportError``
   (retried), local refusals (a URL or header httpx will not send) a
   ``ConfigurationError`` (never retried, never echoing the value).
+
+A user's own ``http_client`` is sent through with ``Client.send`` (its event
+hooks, mounts, proxies and cookies all apply). A client the library made
+itself has no hooks and no use for cookies, so its requests go straight to
+the transport ``Client.send`` would pick (``direct=True``): the same
+mounts, proxies and pool, without the cookie jar and redirect machinery that
+cost a quarter of a warm call.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import math
+import os
 import re
 import sys
+import threading
 import time
 import zlib
-from typing import Any, Union
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Union
 
 import httpx
 
@@ -42,6 +53,9 @@ from ._errors import (
 )
 from ._http import HttpResponse
 
+if TYPE_CHECKING:
+    import asyncio
+
 #: The most bytes kept from any reply, after decoding. Image Builder's
 #: replies are a few hundred bytes; credential sources' a few kilobytes.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
@@ -54,6 +68,32 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_MAX_CONCURRENCY = 100
 
 TimeoutArg = Union[float, int, httpx.Timeout, None]
+
+#: Client.send logs every request on this logger at INFO; the direct path does too.
+_httpx_logger = logging.getLogger("httpx")
+
+#: The direct path calls ``Client._transport_for_url`` (httpx 0.18 to 0.28 at
+#: least): the one private name it needs, to pick the transport exactly as
+#: ``Client.send`` does. Without it, every client sends with ``Client.send``.
+DIRECT_SEND_SUPPORTED = hasattr(httpx.Client, "_transport_for_url") and hasattr(
+    httpx.AsyncClient, "_transport_for_url"
+)
+
+# Client.send and the step it ends in, as httpx ships them. A tool that
+# records or mocks by patching either (our testing kit's record(), vcrpy)
+# must still see our requests: then the direct path steps aside.
+_SYNC_SEND = (httpx.Client.send, getattr(httpx.Client, "_send_single_request", None))
+_ASYNC_SEND = (httpx.AsyncClient.send, getattr(httpx.AsyncClient, "_send_single_request", None))
+
+
+def _unpatched(http: httpx.Client | httpx.AsyncClient, originals: tuple[Any, Any]) -> bool:
+    return (
+        getattr(http.send, "__func__", None) is originals[0]
+        and getattr(getattr(http, "_send_single_request", None), "__func__", None)
+        is originals[1]
+        is not None
+    )
+
 
 _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
@@ -282,33 +322,53 @@ def deadline_of(action: Send, attempt_timeout: float | None) -> float | None:
     return action.timeout if action.timeout is not None else attempt_timeout
 
 
+@functools.lru_cache(maxsize=16)
+def _client_headers(raw: tuple[tuple[bytes, bytes], ...]) -> tuple[tuple[bytes, bytes, bytes], ...]:
+    # A client's own headers rarely change; lower-case their names once.
+    return tuple((name, name.lower(), value) for name, value in raw)
+
+
 def build_request(
     action: Send, http: httpx.Client | httpx.AsyncClient, timeouts: dict[str, float | None]
 ) -> httpx.Request:
     """Our request as an ``httpx.Request``, with the client's headers under ours.
 
-    ``httpx.Request`` directly, not ``http.build_request()``: that re-parses
-    the URL and merges headers through several Headers objects, a quarter of
-    a call's CPU. The client's own headers still apply (ours win); its
-    cookies and params do not (the API uses neither). Transport, proxies,
-    mTLS and event hooks are untouched: they belong to ``send()``.
+    Built pre-encoded: byte headers, with ``Host`` and ``Content-Length``
+    supplied as httpx would add them, and the body as a byte stream, so
+    httpx does not encode, merge and rebuild its header list again. Not
+    ``http.build_request()`` either: that re-parses the URL and merges
+    headers through several Headers objects. The client's own headers still
+    apply (ours win); its cookies and params do not (the API uses neither).
+    Transport, proxies, mTLS and event hooks are untouched: they belong to
+    sending.
     """
     request = action.request
+    ours: set[bytes] = {b"accept-encoding", b"content-length"}
+    encoded: list[tuple[bytes, bytes]] = []
     for name, value in request.headers:
         if _UNSAFE_VALUE.search(value):
             raise _unsafe_header(name)
-    ours = {name.lower() for name, _ in request.headers}
-    ours.add("accept-encoding")
-    headers = [(k, v) for k, v in http.headers.multi_items() if k not in ours]
-    headers.extend(request.headers)
-    headers.append(("Accept-Encoding", "identity"))
-    return httpx.Request(
+        raw_name = name.encode("ascii")
+        ours.add(raw_name.lower())
+        encoded.append((raw_name, value.encode("ascii")))
+    url = _parse_url(request.url)
+    headers = [(k, v) for k, lk, v in _client_headers(tuple(http.headers.raw)) if lk not in ours]
+    if b"host" not in ours:
+        headers.append((b"Host", url.netloc))
+    headers.extend(encoded)
+    headers.append((b"Accept-Encoding", b"identity"))
+    body = request.body
+    if body or request.method in ("POST", "PUT", "PATCH"):
+        headers.append((b"Content-Length", str(len(body)).encode()))
+    built = httpx.Request(
         request.method,
-        _parse_url(request.url),
+        url,
         headers=headers,
-        content=request.body,
+        stream=httpx.ByteStream(body),
         extensions={"timeout": timeouts},
     )
+    built.read()  # as Request(content=...) does: a mock transport may read .content
+    return built
 
 
 def _headers(response: httpx.Response) -> dict[str, str]:
@@ -354,16 +414,55 @@ def _finish(
     return Outcome(response=reply, elapsed=elapsed)
 
 
-def send(http: httpx.Client, request: httpx.Request, deadline: float | None) -> Outcome:
+def _closed_error() -> RuntimeError:
+    # What Client.send raises on a closed client; the clients turn it into ours.
+    return RuntimeError("Cannot send a request, as the client has been closed.")
+
+
+def _log_like_httpx(request: httpx.Request, response: httpx.Response) -> None:
+    if _httpx_logger.isEnabledFor(logging.INFO):
+        _httpx_logger.info(
+            'HTTP Request: %s %s "%s %d %s"',
+            request.method,
+            request.url,
+            response.http_version,
+            response.status_code,
+            response.reason_phrase,
+        )
+
+
+def _open(http: httpx.Client, request: httpx.Request, direct: bool) -> httpx.Response:
+    if not direct or not _unpatched(http, _SYNC_SEND):
+        return http.send(request, auth=None, follow_redirects=False, stream=True)
+    if http.is_closed:
+        raise _closed_error()
+    response = http._transport_for_url(request.url).handle_request(request)
+    response.request = request
+    _log_like_httpx(request, response)
+    return response
+
+
+def send(
+    http: httpx.Client, request: httpx.Request, deadline: float | None, *, direct: bool = False
+) -> Outcome:
     """Send ``request`` with ``http`` and read the reply within the bounds.
 
     The deadline is checked after the headers and between body chunks; each
     socket operation is bounded by the phase timeouts, which
     :func:`phase_timeouts` caps at the deadline.
+
+    Args:
+        http: the client to send with.
+        request: from :func:`build_request`.
+        deadline: seconds the whole attempt may take, or None.
+        direct: send through the transport ``http`` would pick, not
+            ``http.send()``; only for a client without event hooks whose
+            cookies do not matter (one the library made). Ignored while
+            ``send`` or ``_send_single_request`` is patched (a recorder).
     """
     start = time.monotonic()
     try:
-        response = http.send(request, auth=None, follow_redirects=False, stream=True)
+        response = _open(http, request, direct)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return _failed(exc, start)
     try:
@@ -386,22 +485,95 @@ def send(http: httpx.Client, request: httpx.Request, deadline: float | None) -> 
         response.close()
 
 
-async def asend(http: httpx.AsyncClient, request: httpx.Request, deadline: float | None) -> Outcome:
-    """The asyncio twin of :func:`send`; the deadline covers the whole exchange."""
+class _GatedBody(httpx.AsyncByteStream):
+    """A request body that opens the client's entry gate when httpcore starts sending it.
+
+    httpcore's async pool can hand one idle connection to two requests that
+    enter it back to back (the connection only turns busy when the first
+    request starts on it); the loser retries, and every retry re-scans the
+    whole pool: thousands of scans per thousand calls at concurrency 16. By
+    the time the body is read, the connection is marked busy, so letting the
+    next request in only then removes the collision.
+    """
+
+    def __init__(self, body: bytes, gate: asyncio.Lock) -> None:
+        self._body = body
+        self._gate: asyncio.Lock | None = gate
+
+    def open_gate(self) -> None:
+        if self._gate is not None:
+            self._gate.release()
+            self._gate = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.open_gate()
+        yield self._body
+
+
+async def _aopen(
+    http: httpx.AsyncClient,
+    request: httpx.Request,
+    direct: bool,
+    gate: asyncio.Lock | None,
+) -> httpx.Response:
+    if not direct or not _unpatched(http, _ASYNC_SEND):
+        return await http.send(request, auth=None, follow_redirects=False, stream=True)
+    if http.is_closed:
+        raise _closed_error()
+    transport = http._transport_for_url(request.url)
+    if gate is None:
+        response = await transport.handle_async_request(request)
+    else:
+        await gate.acquire()
+        body = _GatedBody(request.content, gate)
+        request.stream = body
+        try:
+            response = await transport.handle_async_request(request)
+        finally:
+            body.open_gate()  # a failure, or a transport that never read the body
+    response.request = request
+    _log_like_httpx(request, response)
+    return response
+
+
+async def asend(
+    http: httpx.AsyncClient,
+    request: httpx.Request,
+    deadline: float | None,
+    *,
+    direct: bool = False,
+    gate: asyncio.Lock | None = None,
+) -> Outcome:
+    """The asyncio twin of :func:`send`; the deadline covers the whole exchange.
+
+    Args:
+        http: the client to send with.
+        request: from :func:`build_request`.
+        deadline: seconds the whole exchange may take, or None.
+        direct: as for :func:`send`.
+        gate: with ``direct``, a lock held from entering httpx's pool until
+            the request starts on its connection (see ``_GatedBody``).
+    """
     start = time.monotonic()
     if deadline is None:
-        return await _asend(http, request, start)
+        return await _asend(http, request, start, direct, gate)
     import asyncio
 
     try:
-        return await asyncio.wait_for(_asend(http, request, start), deadline)
+        return await asyncio.wait_for(_asend(http, request, start, direct, gate), deadline)
     except asyncio.TimeoutError:
         return Outcome(error=_deadline_error(deadline), elapsed=time.monotonic() - start)
 
 
-async def _asend(http: httpx.AsyncClient, request: httpx.Request, start: float) -> Outcome:
+async def _asend(
+    http: httpx.AsyncClient,
+    request: httpx.Request,
+    start: float,
+    direct: bool,
+    gate: asyncio.Lock | None,
+) -> Outcome:
     try:
-        response = await http.send(request, auth=None, follow_redirects=False, stream=True)
+        response = await _aopen(http, request, direct, gate)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return _failed(exc, start)
     try:
@@ -428,3 +600,67 @@ def _failed(exc: Exception, start: float) -> Outcome:
     if not isinstance(error, TransportError):
         raise error  # local: retrying cannot help, and the flow must not try
     return Outcome(error=error, elapsed=time.monotonic() - start)
+
+
+_lazy_context_class: Any = None
+_lazy_class_lock = threading.Lock()
+
+
+def _ca_locations() -> dict[str, str]:
+    # Where httpx's create_ssl_context(verify=True) finds its CA certificates.
+    if os.environ.get("SSL_CERT_FILE"):
+        return {"cafile": os.environ["SSL_CERT_FILE"]}
+    if os.environ.get("SSL_CERT_DIR"):
+        return {"capath": os.environ["SSL_CERT_DIR"]}
+    import certifi
+
+    return {"cafile": certifi.where()}
+
+
+def lazy_verifying_context() -> Any:
+    """An ``ssl.SSLContext`` like httpx's default that loads its CA certificates late.
+
+    httpx builds its SSL context, CA bundle included (about 45 ms of CPU and
+    a megabyte or two), when a client is made. This one is configured as
+    ``httpx.create_ssl_context()`` configures it (certificates and host names
+    verified; ``SSL_CERT_FILE``, ``SSL_CERT_DIR``, then certifi) but reads the
+    certificates only when its first TLS connection starts, so a client that
+    only speaks plain http (a loopback stand-in) never pays for them.
+    """
+    global _lazy_context_class
+    import ssl
+
+    if _lazy_context_class is None:
+        with _lazy_class_lock:
+            if _lazy_context_class is None:
+
+                class LazyCAContext(ssl.SSLContext):
+                    _loaded = False
+                    _load_lock = threading.Lock()
+
+                    def _load(self) -> None:
+                        if not self._loaded:
+                            with self._load_lock:
+                                if not self._loaded:
+                                    self.load_verify_locations(**_ca_locations())
+                                    self._loaded = True
+
+                    def wrap_socket(self, *args: Any, **kwargs: Any) -> Any:
+                        self._load()
+                        return super().wrap_socket(*args, **kwargs)
+
+                    def wrap_bio(self, *args: Any, **kwargs: Any) -> Any:
+                        self._load()
+                        return super().wrap_bio(*args, **kwargs)
+
+                _lazy_context_class = LazyCAContext
+    # What ssl.create_default_context() sets for a client, minus loading certificates.
+    context = _lazy_context_class(ssl.PROTOCOL_TLS_CLIENT)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.check_hostname = True
+    if sys.version_info >= (3, 13):  # pragma: no cover - the suite's Python decides
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if keylog and not sys.flags.ignore_environment:  # pragma: no cover - a debugging aid
+        context.keylog_filename = keylog
+    return context

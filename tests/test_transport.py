@@ -30,6 +30,7 @@ from conftest import ARN, CREDS, NO_SLEEP, SECRET, SESSION_TOKEN
 from hostile import assert_no_secrets, capture_everything, outcome, signatures
 
 import sigv4_imagebuilder as sib
+from sigv4_imagebuilder import _transport
 from sigv4_imagebuilder._actions import Send
 from sigv4_imagebuilder._cli import main
 from sigv4_imagebuilder._http import HttpRequest
@@ -744,3 +745,300 @@ def test_a_dribbling_instance_metadata_endpoint_gives_up_within_seconds(
         elapsed = time.monotonic() - start
     assert isinstance(result, (sib.NoCredentialsError, sib.CredentialRetrievalError))
     assert elapsed < 15  # a dribbled reply alone takes 30 s: a functional bound
+
+
+# --- the direct path: our own clients send through the transport, a user's through send() ---
+
+_CANCEL_REPLY = json.dumps({"requestId": "r", "clientToken": "t", "imageBuildVersionArn": ARN})
+
+
+def _reply(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, content=_CANCEL_REPLY.encode(), headers={"x-amzn-RequestId": "r"})
+
+
+def _wire_request() -> httpx.Request:
+    send = Send(
+        HttpRequest(
+            method="POST",
+            url="http://mounted.test/CancelImageCreation",
+            headers=(("Host", "mounted.test"), ("Content-Type", "application/json")),
+            body=b"{}",
+        )
+    )
+    return _transport.build_request(send, httpx.Client(), {})
+
+
+def test_the_direct_path_uses_the_mount_the_client_would_pick(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def mounted(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return _reply(request)
+
+    http = httpx.Client(mounts={"http://mounted.test": httpx.MockTransport(mounted)})
+    with caplog.at_level("INFO", logger="httpx"):
+        result = _transport.send(http, _wire_request(), None, direct=True)
+    assert result.response is not None and result.response.status_code == 200
+    assert len(seen) == 1 and seen[0].content == b"{}"
+    assert seen[0].headers["content-length"] == "2"
+    assert seen[0].headers["accept-encoding"] == "identity"
+    # Client.send logs each request on httpx's logger; so does the direct path.
+    assert any("HTTP Request: POST http://mounted.test" in r.message for r in caplog.records)
+    http.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        _transport.send(http, _wire_request(), None, direct=True)
+
+
+async def test_the_async_direct_path_uses_the_mount_and_opens_its_gate() -> None:
+    seen: list[httpx.Request] = []
+
+    async def mounted(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return _reply(request)
+
+    http = httpx.AsyncClient(mounts={"http://mounted.test": httpx.MockTransport(mounted)})
+    gate = asyncio.Lock()
+    result = await _transport.asend(http, _wire_request(), None, direct=True, gate=gate)
+    assert result.response is not None and result.response.status_code == 200
+    # A transport that never reads the body still leaves the gate open.
+    assert len(seen) == 1 and not gate.locked()
+    await http.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await _transport.asend(http, _wire_request(), None, direct=True, gate=gate)
+    assert not gate.locked()
+
+
+@modes
+def test_a_users_client_keeps_its_event_hooks_and_mounts(mode: str) -> None:
+    hooked: list[str] = []
+    mounted: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        mounted.append(request)
+        return _reply(request)
+
+    def on_request(request: httpx.Request) -> None:
+        hooked.append(str(request.url))
+
+    async def aon_request(request: httpx.Request) -> None:
+        hooked.append(str(request.url))
+
+    endpoint = "http://users-mount.test"
+    kwargs: dict[str, Any] = {
+        "region": "us-east-1",
+        "credentials": CREDS,
+        "endpoint_url": endpoint,
+        "max_attempts": 1,
+    }
+    if mode == "sync":
+        http = httpx.Client(
+            mounts={endpoint: httpx.MockTransport(handler)},
+            event_hooks={"request": [on_request]},
+        )
+        with sib.ImageBuilderClient(http_client=http, **kwargs) as client:
+            client.cancel_image_creation(ARN)
+    else:
+
+        async def run() -> None:
+            async def ahandler(request: httpx.Request) -> httpx.Response:
+                return handler(request)
+
+            http = httpx.AsyncClient(
+                mounts={endpoint: httpx.MockTransport(ahandler)},
+                event_hooks={"request": [aon_request]},
+            )
+            async with sib.AsyncImageBuilderClient(http_client=http, **kwargs) as client:
+                await client.cancel_image_creation(ARN)
+
+        asyncio.run(run())
+    assert hooked == [f"{endpoint}/CancelImageCreation"]
+    assert len(mounted) == 1 and mounted[0].headers["authorization"].startswith("AWS4-HMAC")
+
+
+async def test_a_failed_async_send_lets_the_next_call_through() -> None:
+    # The pool gate is released on a failure before the body is read.
+    async with sib.AsyncImageBuilderClient(
+        region="us-east-1", credentials=CREDS, endpoint_url="http://127.0.0.1:9", max_attempts=1
+    ) as client:
+        for _ in range(2):
+            with pytest.raises(sib.TransportError):
+                await asyncio.wait_for(client.cancel_image_creation(ARN), 10)
+        assert client._pool_gate is not None and not client._pool_gate.locked()
+
+
+# --- TLS: our own clients verify certificates, with the CA bundle read late ---
+
+TLS_DIR = Path(__file__).parent / "tls"
+SELF_SIGNED = str(TLS_DIR / "selfsigned.pem")
+
+
+def _request_size(data: bytes) -> int:
+    # The head and, once the head is in, its Content-Length worth of body:
+    # closing with unread bytes would reset the connection under the reply.
+    head, _, _ = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(head) + 4 + int(value)
+    return len(head) + 4
+
+
+@contextlib.contextmanager
+def tls_server() -> Iterator[str]:
+    """A one-thread HTTPS server on 127.0.0.1 with a self-signed certificate."""
+    import socket
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(SELF_SIGNED, str(TLS_DIR / "selfsigned.key"))
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    body = _CANCEL_REPLY.encode()
+    reply = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-amzn-RequestId: r\r\n"
+        b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                continue
+            try:
+                raw.settimeout(5)
+                with context.wrap_socket(raw, server_side=True) as conn:
+                    data = b""
+                    while b"\r\n\r\n" not in data or len(data) < _request_size(data):
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    conn.sendall(reply)
+            except (OSError, ssl.SSLError):
+                pass  # the client refused our certificate, as it should
+            finally:
+                raw.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def _cause_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+@modes
+def test_our_own_client_refuses_a_self_signed_certificate(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with tls_server() as endpoint:
+        kwargs: dict[str, Any] = {
+            "region": "us-east-1",
+            "credentials": CREDS,
+            "endpoint_url": endpoint,
+            "max_attempts": 1,
+        }
+        with pytest.raises(sib.TransportError) as info:
+            if mode == "sync":
+                with sib.ImageBuilderClient(**kwargs) as client:
+                    client.cancel_image_creation(ARN)
+            else:
+
+                async def run() -> None:
+                    async with sib.AsyncImageBuilderClient(**kwargs) as client:
+                        await client.cancel_image_creation(ARN)
+
+                asyncio.run(run())
+    assert any(isinstance(e, ssl.SSLCertVerificationError) for e in _cause_chain(info.value))
+    assert SECRET not in str(info.value)
+
+
+@modes
+def test_a_users_client_with_verify_false_reaches_a_self_signed_server(mode: str) -> None:
+    with tls_server() as endpoint:
+        kwargs: dict[str, Any] = {
+            "region": "us-east-1",
+            "credentials": CREDS,
+            "endpoint_url": endpoint,
+            "max_attempts": 1,
+        }
+        if mode == "sync":
+            with sib.ImageBuilderClient(http_client=httpx.Client(verify=False), **kwargs) as client:
+                result = client.cancel_image_creation(ARN)
+        else:
+
+            async def run() -> Any:
+                async with sib.AsyncImageBuilderClient(
+                    http_client=httpx.AsyncClient(verify=False), **kwargs
+                ) as client:
+                    return await client.cancel_image_creation(ARN)
+
+            result = asyncio.run(run())
+    assert result.image_build_version_arn == ARN
+
+
+def test_our_own_client_trusts_ssl_cert_file_as_httpx_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", SELF_SIGNED)
+    with (
+        tls_server() as endpoint,
+        sib.ImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=endpoint, max_attempts=1
+        ) as client,
+    ):
+        assert client.cancel_image_creation(ARN).image_build_version_arn == ARN
+
+
+def test_the_lazy_context_is_httpx_defaults_with_certificates_read_late(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    lazy = _transport.lazy_verifying_context()
+    reference = httpx.create_ssl_context()
+    for attribute in (
+        "protocol",
+        "verify_mode",
+        "check_hostname",
+        "options",
+        "verify_flags",
+        "minimum_version",
+        "maximum_version",
+    ):
+        assert getattr(lazy, attribute) == getattr(reference, attribute), attribute
+    assert lazy.cert_store_stats()["x509_ca"] == 0  # nothing read yet
+    lazy._load()
+    assert lazy.cert_store_stats() == reference.cert_store_stats()
+
+
+def test_a_plain_http_call_never_reads_the_ca_bundle() -> None:
+    server = InFlight(hold=0)
+    with (
+        LoopbackServer(server) as loopback,
+        sib.ImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=loopback.endpoint_url
+        ) as client,
+    ):
+        client.cancel_image_creation(ARN)
+        context = client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
+        assert context.cert_store_stats()["x509_ca"] == 0
