@@ -7,6 +7,7 @@ between operations (method, path, members, output) comes from their
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -68,10 +69,21 @@ def validate_input(
     return values
 
 
+#: Compact JSON, as json.dumps(..., separators=(",", ":")) writes it; one
+#: encoder for every call instead of a new one per dumps() with separators.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def _quote(value: str) -> str:
     # As botocore's rest-json serializer: everything but unreserved characters
     # is percent-encoded, ':' and '/' included. SigV4 signs this exact string.
     return quote(value, safe="-_.~")
+
+
+@functools.lru_cache(maxsize=16)
+def _host_header(endpoint_url: str) -> str:
+    # The Host value depends only on the endpoint, not the path or query.
+    return host_header(endpoint_url)
 
 
 def serialize_request(
@@ -102,13 +114,12 @@ def serialize_request(
     ]
     if query:
         url += "?" + "&".join(query)
-    headers: tuple[tuple[str, str], ...] = (("Host", host_header(url)),)
+    headers: tuple[tuple[str, str], ...] = (("Host", _host_header(endpoint_url)),)
     body = b""
     body_members = [m for m in operation.members if m.location == "body"]
     if body_members:
-        body = json.dumps(
-            {m.wire: values[m.name] for m in body_members if m.name in values},
-            separators=(",", ":"),
+        body = _COMPACT_JSON.encode(
+            {m.wire: values[m.name] for m in body_members if m.name in values}
         ).encode()
         headers += (("Content-Type", "application/json"),)
     return HttpRequest(method=operation.method, url=url, headers=headers, body=body)

@@ -7,7 +7,6 @@ parsed files.
 
 from __future__ import annotations
 
-import configparser
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -63,6 +62,11 @@ def parse_ini(text: str, path: str) -> Sections:
         >>> parse_ini("[profile dev]\\nregion = eu-west-1\\n", "config")
         {'profile dev': {'region': 'eu-west-1'}}
     """
+    if not text:
+        return {}  # AWS_CONFIG_FILE=/dev/null, or an empty file
+    # Most processes have no shared files to parse: load configparser only then.
+    import configparser
+
     parser = configparser.RawConfigParser(default_section="\x00no-defaults", strict=False)
     try:
         parser.read_string(text, source=path)

@@ -18,6 +18,7 @@ import datetime
 import hashlib
 import hmac
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._http import HttpRequest
@@ -105,25 +106,69 @@ def _signer_class() -> type[SigV4Auth]:
                     the signing time. Every request we sign carries ``Host``.
                     """
 
+                    _key: tuple[str, bytes] = ("", b"")
+
                     def headers_to_sign(self, request: Any) -> _HeaderMap:
-                        header_map = _HeaderMap()
-                        for name, value in request.headers.items():
-                            lname = name.lower()
-                            if lname not in blacklist:
-                                header_map.setdefault(lname, []).append(value)
+                        # botocore asks three times per request (canonical headers,
+                        # signed headers, the Authorization value), after the
+                        # last header it signs was added: build the map once.
+                        header_map: _HeaderMap | None = request.context.get("headers_to_sign")
+                        if header_map is None:
+                            header_map = _HeaderMap()
+                            for name, value in request.headers.items():
+                                lname = name.lower()
+                                if lname not in blacklist:
+                                    header_map.setdefault(lname, []).append(value)
+                            request.context["headers_to_sign"] = header_map
                         return header_map
 
                     def signature(self, string_to_sign: str, request: Any) -> str:
-                        key = signing_key(
-                            self.credentials.secret_key,
-                            request.context["timestamp"][0:8],
-                            self._region_name,
-                            self._service_name,
-                        )
+                        datestamp = request.context["timestamp"][0:8]
+                        day, key = self._key  # one signer per credentials: one key a day
+                        if day != datestamp:
+                            key = signing_key(
+                                self.credentials.secret_key,
+                                datestamp,
+                                self._region_name,
+                                self._service_name,
+                            )
+                            self._key = (datestamp, key)
                         return str(self._sign(key, string_to_sign, hex=True))
 
                 _signer = CachedKeySigV4Auth
     return _signer
+
+
+#: Signers by the credentials they sign with, then (region, service). A
+#: signer holds no per-request state, and a client's calls share one
+#: credentials object until it is refreshed, so this saves building a signer
+#: (and finding its key) per request. Weak keys: an entry, and the secret its
+#: signer holds, goes with the credentials that carried it.
+_signers: weakref.WeakKeyDictionary[Credentials, dict[tuple[str, str], SigV4Auth]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _signer_for(credentials: Credentials, region: str, service: str) -> SigV4Auth:
+    try:
+        by_scope = _signers.get(credentials)
+        if by_scope is None:
+            by_scope = _signers.setdefault(credentials, {})
+    except TypeError:  # not weak-referenceable or not hashable: sign without the cache
+        by_scope = {}
+    signer = by_scope.get((region, service))
+    if signer is None:
+        signer = _signer_class()(
+            _BotocoreCredentials(
+                credentials.access_key_id,
+                credentials.secret_access_key,
+                credentials.session_token,
+            ),
+            service,
+            region,
+        )
+        by_scope[(region, service)] = signer
+    return signer
 
 
 def _run_signer(signer: SigV4Auth, req: _SigningRequest) -> None:
@@ -160,15 +205,7 @@ def sign(
     """
     if now.tzinfo is not None:
         now = now.astimezone(datetime.timezone.utc)
-    signer = _signer_class()(
-        _BotocoreCredentials(
-            credentials.access_key_id,
-            credentials.secret_access_key,
-            credentials.session_token,
-        ),
-        service,
-        region,
-    )
+    signer = _signer_for(credentials, region, service)
     req = _SigningRequest(request.method, request.url, dict(request.headers), request.body)
     # The SIGV4_TIMESTAMP format; an f-string is a tenth of strftime's cost.
     req.context["timestamp"] = (

@@ -125,3 +125,86 @@ def test_reprs_of_signed_requests_hide_the_signature_and_token() -> None:
     for secret in (signature, "the-token", "the-secret"):
         assert secret not in text
     assert "'***'" in repr(signed) and "X-Amz-Date" in repr(signed)
+
+
+def _botocore_reference(
+    monkeypatch: pytest.MonkeyPatch,
+    unsigned: HttpRequest,
+    creds: sib.Credentials,
+    region: str,
+    when: datetime.datetime,
+) -> str:
+    """botocore's own add_auth on the same request at ``when``: the Authorization value."""
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials as BotoCredentials
+
+    naive = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: naive)
+    reference = AWSRequest(
+        method=unsigned.method,
+        url=unsigned.url,
+        data=unsigned.body,
+        headers={"Content-Type": "application/json"},
+    )
+    botocore.auth.SigV4Auth(
+        BotoCredentials(creds.access_key_id, creds.secret_access_key, creds.session_token),
+        "imagebuilder",
+        region,
+    ).add_auth(reference)
+    return str(reference.headers["Authorization"])
+
+
+def test_a_reused_signer_matches_botocore_across_days_regions_and_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import botocore.auth
+
+    if not hasattr(botocore.auth, "get_current_datetime"):
+        pytest.skip("botocore before 1.32 reads utcnow itself")
+    unsigned = build_request(
+        "https://imagebuilder.us-west-2.amazonaws.com", serialize_body(ARN, TOKEN)
+    )
+    first = sib.Credentials("AKIDONE", "secret/one", session_token="tok")
+    second = sib.Credentials("AKIDTWO", "secret/two")
+    # The same credentials object again and again (the signer and its key are
+    # reused), across midnight (a new key), then another region, then other
+    # credentials, then the first ones again.
+    steps = [
+        (first, "us-west-2", WHEN),
+        (first, "us-west-2", WHEN + datetime.timedelta(seconds=1)),
+        (first, "us-west-2", WHEN + datetime.timedelta(days=1)),
+        (first, "eu-west-1", WHEN + datetime.timedelta(days=1)),
+        (second, "us-west-2", WHEN),
+        (first, "us-west-2", WHEN),
+    ]
+    for creds, region, when in steps:
+        ours = sign(unsigned, creds, region=region, now=when)
+        expected = _botocore_reference(monkeypatch, unsigned, creds, region, when)
+        assert ours.header("Authorization") == expected, (creds.access_key_id, region, when)
+
+
+def test_reused_signers_go_with_their_credentials() -> None:
+    import gc
+
+    from sigv4_imagebuilder import _signing
+
+    unsigned = build_request("https://imagebuilder.us-east-1.amazonaws.com", b"{}")
+    creds = sib.Credentials("AKIDGONE", "secret-that-must-not-linger")
+    sign(unsigned, creds, region="us-east-1", now=WHEN)
+    assert creds in _signing._signers
+    del creds
+    gc.collect()
+    assert all(c.access_key_id != "AKIDGONE" for c in list(_signing._signers.keys()))
+    held = [s.credentials.secret_key for by in _signing._signers.values() for s in by.values()]
+    assert "secret-that-must-not-linger" not in held
+
+
+def test_credentials_that_cannot_be_cached_still_sign_alike() -> None:
+    class Unhashable(sib.Credentials):
+        __hash__ = None  # type: ignore[assignment]
+
+    unsigned = build_request("https://imagebuilder.us-east-1.amazonaws.com", b"{}")
+    plain = sign(unsigned, AWS_EXAMPLE, region="us-east-1", now=WHEN)
+    odd = Unhashable(AWS_EXAMPLE.access_key_id, AWS_EXAMPLE.secret_access_key)
+    assert sign(unsigned, odd, region="us-east-1", now=WHEN) == plain
