@@ -246,6 +246,9 @@ def parse_error(operation: Operation[Any], response: HttpResponse) -> ServiceErr
     Gateway"). Never fails on a strange body. Its ``retry_attempts`` is 0:
     the retry state stamps the count when it gives up.
 
+    A modeled error keeps the body's ``message`` in ``modeled_fields`` (as
+    botocore's ``e.response["message"]``); a reason phrase is not put there.
+
     Example:
         >>> from sigv4_imagebuilder._operations import GET_IMAGE
         >>> e = parse_error(GET_IMAGE, HttpResponse(status_code=429, headers={
@@ -262,11 +265,15 @@ def parse_error(operation: Operation[Any], response: HttpResponse) -> ServiceErr
 
     """
     data = _load_json(response.body)
+    # What botocore would read as the error shape's ``message`` member.
+    body_message: str | None
     if isinstance(data, dict):
+        body_message = data["message"] if isinstance(data.get("message"), str) else None
         message = _str_field(data, "message", "Message") or ""
     else:
         data = {}
-        message = _text_message(response.status_code, response.headers, response.body) or ""
+        body_message = _text_message(response.status_code, response.headers, response.body)
+        message = body_message or ""
         if not message:
             import http  # only an error without a message needs it
 
@@ -282,6 +289,11 @@ def parse_error(operation: Operation[Any], response: HttpResponse) -> ServiceErr
     )
     code = _clean_code(raw_code) or str(response.status_code)
     cls = MODELED_ERRORS.get(code, ServiceError)
+    # Every modeled error of Image Builder has one member, ``message``;
+    # botocore puts it at the top of ``e.response`` when the body has it.
+    modeled = (
+        {"message": body_message} if cls is not ServiceError and body_message is not None else {}
+    )
     return cls(
         code=code,
         message=message,
@@ -289,6 +301,7 @@ def parse_error(operation: Operation[Any], response: HttpResponse) -> ServiceErr
         request_id=response.headers.get("x-amzn-requestid"),
         headers=response.headers,
         operation_name=operation.name,
+        modeled_fields=modeled,
     )
 
 

@@ -199,7 +199,7 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "headers", "body", "cls", "code", "message"),
+    ("status", "headers", "body", "cls", "code", "message", "top"),
     [
         (
             400,
@@ -208,6 +208,7 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
             sib.InvalidRequestException,
             "InvalidRequestException",
             "m",
+            {"message": "m"},  # the modeled member, at top level as botocore puts it
         ),
         (
             400,
@@ -216,6 +217,7 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
             sib.ClientException,
             "ClientException",
             "M",
+            {},  # the member is "message"; "Message" only feeds Error.Message
         ),
         (
             400,
@@ -224,6 +226,7 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
             sib.ResourceInUseException,
             "ResourceInUseException",
             "",
+            {},
         ),
         (
             400,
@@ -232,6 +235,7 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
             sib.IdempotentParameterMismatchException,
             "IdempotentParameterMismatchException",
             "x",
+            {"message": "x"},
         ),
         (
             403,
@@ -240,6 +244,7 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
             sib.ForbiddenException,
             "ForbiddenException",
             "Forbidden",  # an empty body gives the reason phrase (botocore: "")
+            {},
         ),
         (
             400,
@@ -248,17 +253,24 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
             sib.ServiceError,
             "SomethingNew",
             "hi",
+            {},  # no modeled shape, no modeled members
         ),
-        (502, {}, b"<html>Oops</html>", sib.ServiceError, "502", "Bad Gateway"),
-        (500, {}, b"", sib.ServiceError, "500", "Internal Server Error"),
-        (500, {}, b"null", sib.ServiceError, "500", "null"),
-        (500, {}, b"[1,2]", sib.ServiceError, "500", "[1,2]"),
-        (503, {}, b"\xff\xfe", sib.ServiceError, "503", "Service Unavailable"),
-        (400, {}, b'{"code": 7, "message": 9}', sib.ServiceError, "400", ""),
+        (502, {}, b"<html>Oops</html>", sib.ServiceError, "502", "Bad Gateway", {}),
+        (500, {}, b"", sib.ServiceError, "500", "Internal Server Error", {}),
+        (500, {}, b"null", sib.ServiceError, "500", "null", {}),
+        (500, {}, b"[1,2]", sib.ServiceError, "500", "[1,2]", {}),
+        (503, {}, b"\xff\xfe", sib.ServiceError, "503", "Service Unavailable", {}),
+        (400, {}, b'{"code": 7, "message": 9}', sib.ServiceError, "400", "", {}),
     ],
 )
 def test_parse_error_golden(
-    status: int, headers: dict[str, str], body: bytes, cls: type, code: str, message: str
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    cls: type,
+    code: str,
+    message: str,
+    top: dict[str, str],
 ) -> None:
     headers = {**headers, "x-amzn-requestid": "rid-5xx"}
     err = parse_error(CANCEL, HttpResponse(status_code=status, headers=headers, body=body))
@@ -273,7 +285,9 @@ def test_parse_error_golden(
         str(err)
         == f"An error occurred ({code}) when calling the CancelImageCreation operation: {message}"
     )
+    assert err.modeled_fields == top
     assert err.response == {
+        **top,
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {
             "RequestId": "rid-5xx",
@@ -335,6 +349,28 @@ def test_parse_error_message_of_a_non_json_body(
     assert err.message == message
     assert err.response["Error"]["Message"] == message
     assert str(err).endswith(f"operation: {message}")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "body", "top"),
+    [
+        # botocore reads a non-JSON body as the shape's message: ours, tidied.
+        (403, "ForbiddenException", _FIREWALL_PAGE, {"message": "Request blocked & logged"}),
+        (400, "ClientException", b"no such image", {"message": "no such image"}),
+        (400, "ClientException", b'{"message":""}', {"message": ""}),
+        # A reason phrase is ours, not the body's: not a modeled member.
+        (400, "ClientException", b"", {}),
+        (503, "ServiceUnavailableException", b"<html>down</html>", {}),
+        (403, "ForbiddenException", b'{"message": 7}', {}),
+    ],
+)
+def test_modeled_fields_hold_what_the_body_said(
+    status: int, code: str, body: bytes, top: dict[str, str]
+) -> None:
+    err = parse_error(CANCEL, _resp(status, body, x_amzn_errortype=code))
+    assert type(err).__name__ == code
+    assert err.modeled_fields == top
+    assert {k: v for k, v in err.response.items() if k not in ("Error", "ResponseMetadata")} == top
 
 
 def test_a_json_body_without_a_message_keeps_an_empty_one() -> None:
