@@ -140,7 +140,9 @@ class ServiceError(ImageBuilderError):
     Attributes:
         code: the error code (``x-amzn-ErrorType`` without its suffix), or the
             status as a string when the reply carried no code.
-        message: the service's message, or ``""``.
+        message: the service's message; for a body that is not JSON, its text
+            (bounded, printable) or the HTTP reason phrase; ``""`` when a JSON
+            body has none.
         status_code: the HTTP status.
         request_id: the ``x-amzn-RequestId`` header, kept on 5xx replies too.
         headers: the reply's headers, names in lower case.
