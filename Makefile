@@ -43,12 +43,14 @@ test: lint typecheck
 demo: $(STAMP)
 	$(BIN)/python -m sigv4_imagebuilder.testing demo
 
+# The peers: aiobotocore pins its own botocore; pip picks a boto3 that agrees with it.
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet boto3
+	$(BIN)/python -m pip install --quiet boto3 aiobotocore
 	touch $@
 
+# BENCH_QUICK=1 for a short run; BENCH_ARGS="--only warm --rounds 2" for a part.
 bench: $(BENCH_STAMP)
-	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._credentials import CredentialProvider
+from ._credentials import CredentialProvider, Credentials
 from ._errors import (
     CallRateLimitExceededException,
     ClientException,
@@ -39,7 +39,6 @@ from ._models import (
     Ami,
     CancelImageCreationResponse,
     Container,
-    Credentials,
     GetImageResponse,
     Image,
     ImageState,

@@ -40,7 +40,24 @@ class Sleep:
 
 @attrs.frozen
 class GetCredentials:
-    """Answer with the current :class:`Credentials` (refreshing them if due)."""
+    """Answer with the current :class:`Credentials` (refreshing them if due).
+
+    The clients never see it: their call contexts fetch credentials with the
+    resolver's own flow. A driver that holds credentials itself can answer it.
+    """
+
+
+@attrs.frozen
+class AcquireLock:
+    """Acquire the client's credentials lock; answer with the lock, or ``None``
+    when ``blocking`` is false and another caller holds it.
+
+    The flow releases it with the answer's synchronous ``release()``
+    (``threading.Lock`` in the sync client, ``asyncio.Lock`` in the async one),
+    so a flow closed while holding it still releases it.
+    """
+
+    blocking: bool
 
 
 @attrs.frozen
@@ -51,7 +68,7 @@ class RunBlocking:
     function: Callable[[], Any]
 
 
-Action = Union[Send, Sleep, GetCredentials, RunBlocking]
+Action = Union[Send, Sleep, GetCredentials, RunBlocking, AcquireLock]
 
 
 @attrs.frozen(kw_only=True)

@@ -9,6 +9,7 @@ lives once in the core.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -16,7 +17,7 @@ from typing import Any, TypeVar, Union
 
 import httpx
 
-from ._actions import Flow, GetCredentials, Outcome, RunBlocking, Send, Sleep
+from ._actions import AcquireLock, Flow, Outcome, RunBlocking, Send, Sleep
 from ._config import ClientConfig, resolve_config
 from ._credentials import CredentialResolver, CredentialsArg, resolver_for
 from ._errors import (
@@ -32,6 +33,7 @@ from ._http import HttpResponse
 from ._models import CancelImageCreationResponse, GetImageResponse
 from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE
 from ._retries import RetryPolicy
+from ._shared_files import SharedFiles, read_shared_files
 from ._waiters import IMAGE_AVAILABLE, IMAGE_CANCELLED, OnStatus, wait_flow
 
 T = TypeVar("T")
@@ -83,12 +85,20 @@ def _check_timeout(timeout: object) -> httpx.Timeout | None:
     raise ParamValidationError("timeout", "must be a positive number or an httpx.Timeout", timeout)
 
 
-def _default_resolver(config: ClientConfig, env: Mapping[str, str]) -> CredentialResolver:
+def _default_resolver(
+    config: ClientConfig, env: Mapping[str, str], files: SharedFiles
+) -> CredentialResolver:
     # The chain's sources pull in subprocess, xml and ipaddress: load them only
     # for clients that rely on the chain.
-    from ._default_chain import default_resolver
+    from ._credentials._chain import default_resolver
 
-    return default_resolver(config, env)
+    return default_resolver(
+        env,
+        files,
+        profile_name=config.profile_name,
+        explicit_profile=config.explicit_profile,
+        region=config.region,
+    )
 
 
 class _BaseClient:
@@ -112,8 +122,10 @@ class _BaseClient:
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise ParamValidationError("retry_policy", "must be a RetryPolicy", retry_policy)
         self._timeout = _check_timeout(timeout)
+        files = read_shared_files(environ)  # the only file reads, once
         config = resolve_config(
             env=environ,
+            files=files,
             region=region,
             profile=profile,
             endpoint_url=endpoint_url,
@@ -121,15 +133,16 @@ class _BaseClient:
             use_dualstack_endpoint=use_dualstack_endpoint,
             max_attempts=max_attempts,
         )
+        self._credentials: CredentialResolver = resolver_for(
+            credentials,
+            lambda: _default_resolver(config, environ, files),
+        )
         self._ctx = CallContext(
             region=config.region,
             endpoint_url=config.endpoint_url,
             max_attempts=config.max_attempts,
             policy=retry_policy or RetryPolicy(),
-        )
-        self._credentials: CredentialResolver = resolver_for(
-            credentials,
-            lambda: _default_resolver(config, environ),
+            credentials=self._credentials.flow,
         )
         self._timeout_dict = self._timeout.as_dict() if self._timeout is not None else {}
         self._urls: dict[str, httpx.URL] = {}
@@ -250,6 +263,7 @@ class ImageBuilderClient(_BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self._timeout or DEFAULT_TIMEOUT)
+        self._credentials_lock = threading.Lock()
 
     def cancel_image_creation(
         self, image_build_version_arn: str, *, client_token: str | None = None
@@ -425,8 +439,9 @@ class ImageBuilderClient(_BaseClient):
                 result: Any
                 if isinstance(action, Send):
                     result = self._send(action)
-                elif isinstance(action, GetCredentials):
-                    result = self._credentials.get(self._run)
+                elif isinstance(action, AcquireLock):
+                    lock = self._credentials_lock
+                    result = lock if lock.acquire(blocking=action.blocking) else None
                 elif isinstance(action, Sleep):
                     time.sleep(action.seconds)
                     result = None
@@ -518,6 +533,7 @@ class AsyncImageBuilderClient(_BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self._timeout or DEFAULT_TIMEOUT)
+        self._credentials_lock = _asyncio().Lock()
 
     async def cancel_image_creation(
         self, image_build_version_arn: str, *, client_token: str | None = None
@@ -596,8 +612,13 @@ class AsyncImageBuilderClient(_BaseClient):
                 result: Any
                 if isinstance(action, Send):
                     result = await self._send(action)
-                elif isinstance(action, GetCredentials):
-                    result = await self._credentials.aget(self._run)
+                elif isinstance(action, AcquireLock):
+                    alock = self._credentials_lock
+                    if action.blocking or not alock.locked():
+                        await alock.acquire()
+                        result = alock
+                    else:
+                        result = None
                 elif isinstance(action, Sleep):
                     await _asyncio().sleep(action.seconds)
                     result = None

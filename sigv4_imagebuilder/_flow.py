@@ -13,11 +13,12 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
 from ._actions import Flow, GetCredentials, Outcome, Send, Sleep
+from ._clock import utcnow
 from ._errors import ImageBuilderError, ResponseParseError
 from ._http import HttpRequest
 from ._operations import Operation
@@ -26,13 +27,17 @@ from ._retries import ClockSkew, RetryPolicy, RetryQuota, RetryState
 from ._signing import sign
 from ._version import __version__
 
+if TYPE_CHECKING:
+    from ._credentials import Credentials
+
 logger = logging.getLogger("sigv4_imagebuilder")
 
 OutputT = TypeVar("OutputT")
 
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+def _ask_driver() -> Flow[Credentials]:
+    credentials: Credentials = yield GetCredentials()
+    return credentials
 
 
 def _new_token() -> str:
@@ -56,7 +61,10 @@ class CallContext:
         default=attrs.Factory(lambda self: RetryQuota(self.policy.budget), takes_self=True)
     )
     skew: ClockSkew = attrs.field(factory=ClockSkew)
-    clock: Callable[[], datetime.datetime] = _utcnow
+    #: The flow that yields current credentials: the client's resolver (which
+    #: may refresh them); by default, ask the driver with GetCredentials.
+    credentials: Callable[[], Flow[Credentials]] = _ask_driver
+    clock: Callable[[], datetime.datetime] = utcnow
     monotonic: Callable[[], float] = time.monotonic
     new_token: Callable[[], str] = _new_token
     user_agent: str = f"sigv4-imagebuilder/{__version__}"
@@ -99,7 +107,7 @@ def call_flow(
     )
     while True:
         number = state.start_attempt()
-        credentials = yield GetCredentials()
+        credentials = yield from ctx.credentials()
         signed = sign(unsigned, credentials, region=ctx.region, now=ctx.now())
         request = _with_sdk_headers(ctx, signed, invocation_id, number)
         outcome: Outcome = yield Send(request)

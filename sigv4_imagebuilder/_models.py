@@ -1,66 +1,12 @@
-"""The public data types: credentials, the call's result and its metadata."""
+"""The operations' results and their metadata (credentials live in ``_credentials``)."""
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 import attrs
-
-
-def _non_empty_str(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    # Raise ValueError/TypeError without echoing the value: it may be a secret.
-    if not isinstance(value, str):
-        raise TypeError(f"{attribute.name} must be a str, got {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{attribute.name} must not be empty")
-
-
-def _optional_non_empty_str(
-    instance: object, attribute: attrs.Attribute[str | None], value: object
-) -> None:
-    if value is not None:
-        _non_empty_str(instance, attribute, value)  # type: ignore[arg-type]
-
-
-@attrs.frozen(repr=False)
-class Credentials:
-    """AWS credentials used to sign requests.
-
-    The repr shows the access key id (it is not secret: it travels in every
-    signed request) and never the secret key or the session token.
-
-    Args:
-        access_key_id: the access key id, such as ``AKIA...`` or ``ASIA...``.
-        secret_access_key: the secret access key.
-        session_token: the session token of temporary credentials.
-        expiration: when temporary credentials expire (timezone-aware, UTC);
-            ``None`` for credentials that do not expire.
-
-    Example:
-        >>> Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", session_token="tok")
-        Credentials(access_key_id='AKIDEXAMPLE', secret_access_key='***', session_token='***')
-    """
-
-    access_key_id: str = attrs.field(validator=_non_empty_str)
-    secret_access_key: str = attrs.field(validator=_non_empty_str)
-    session_token: str | None = attrs.field(
-        default=None, kw_only=True, validator=_optional_non_empty_str
-    )
-    expiration: datetime.datetime | None = attrs.field(default=None, kw_only=True)
-
-    def __repr__(self) -> str:
-        token = "None" if self.session_token is None else "'***'"
-        parts = [
-            f"access_key_id={self.access_key_id!r}",
-            "secret_access_key='***'",
-            f"session_token={token}",
-        ]
-        if self.expiration is not None:
-            parts.append(f"expiration={self.expiration.isoformat()!r}")
-        return f"Credentials({', '.join(parts)})"
 
 
 @attrs.frozen(kw_only=True)

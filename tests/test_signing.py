@@ -44,7 +44,17 @@ def test_same_signature_as_botocores_own_add_auth(monkeypatch: pytest.MonkeyPatc
     )
     ours = sign(unsigned, creds, region="us-west-2", now=WHEN)
 
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: WHEN.replace(tzinfo=None))
+    naive = WHEN.replace(tzinfo=None)
+    if hasattr(botocore.auth, "get_current_datetime"):
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: naive)
+    else:  # botocore before 1.32 calls datetime.datetime.utcnow() itself
+
+        class Frozen(datetime.datetime):
+            @classmethod
+            def utcnow(cls) -> datetime.datetime:  # type: ignore[override]
+                return naive
+
+        monkeypatch.setattr(botocore.auth.datetime, "datetime", Frozen)
     reference = AWSRequest(
         method="PUT",
         url=unsigned.url,
@@ -70,6 +80,18 @@ def test_naive_and_aware_times_sign_alike_and_the_key_is_cached() -> None:
     assert (
         signing_key(AWS_EXAMPLE.secret_access_key, "20150830", "us-east-1", "imagebuilder") is key
     )
+
+
+def test_signing_key_cache_holds_no_plaintext_secret() -> None:
+    from sigv4_imagebuilder import _signing
+
+    secret = "plaintext-SECRET-distinctive"
+    signing_key(secret, "20150830", "us-east-1", "imagebuilder")
+    assert secret not in repr(_signing._key_cache)
+    assert all(secret not in repr(key) for key in _signing._key_cache)
+    # Another secret never shares a key, whatever its length.
+    other = signing_key(secret + "x", "20150830", "us-east-1", "imagebuilder")
+    assert other != signing_key(secret, "20150830", "us-east-1", "imagebuilder")
 
 
 def test_signing_key_cache_is_bounded() -> None:

@@ -1,6 +1,6 @@
 """``python -m sigv4_imagebuilder.testing``: run the local stand-in, or the demo.
 
-- ``serve --port N --image ARN[=STATUS] ...`` serves until Ctrl-C;
+- ``serve --port N --image ARN[=STATUS] ... [--cancel-delay S]`` serves until Ctrl-C;
 - ``demo`` starts the stand-in with one image in BUILDING, cancels it with the
   command line, prints the JSON and the image's new status, and stops.
 """
@@ -15,8 +15,9 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .._models import Credentials
-from ._local import DEFAULT_CREDENTIALS, STATUSES, LocalImageBuilder
+from .._credentials import Credentials
+from ._images import STATUSES
+from ._local import DEFAULT_CREDENTIALS, LocalImageBuilder
 
 DEMO_ARN = "arn:aws:imagebuilder:us-east-1:123456789012:image/demo-recipe/1.0.0/1"
 
@@ -46,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ARN[=STATUS]",
         help="an image to hold (repeatable); status defaults to BUILDING",
     )
+    serve.add_argument(
+        "--cancel-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds an accepted cancel takes before the image reports CANCELLED (default 0)",
+    )
     serve.add_argument("--region", default=None, help="only accept requests signed for this region")
     serve.add_argument("--access-key-id", default=DEFAULT_CREDENTIALS.access_key_id)
     serve.add_argument("--secret-access-key", default=DEFAULT_CREDENTIALS.secret_access_key)
@@ -66,11 +74,16 @@ def _client_env(creds: Credentials) -> dict[str, str]:
     return env
 
 
+#: How long the demo's cancel takes to finish, seconds.
+DEMO_CANCEL_DELAY = 2.0
+
+
 def demo() -> int:
     """The ``make demo`` job."""
     creds = DEFAULT_CREDENTIALS
     with LocalImageBuilder(creds, region="us-east-1") as server:
-        server.add_image(DEMO_ARN, "BUILDING")
+        # As in the service, the cancel takes a moment to finish.
+        server.add_image(DEMO_ARN, "BUILDING", cancel_delay=DEMO_CANCEL_DELAY)
         print(
             f"LocalImageBuilder listening on {server.endpoint_url} (checks every SigV4 signature)"
         )
@@ -80,6 +93,7 @@ def demo() -> int:
             "--image-build-version-arn", DEMO_ARN,
             "--region", "us-east-1",
             "--endpoint-url", server.endpoint_url,
+            "--wait", "--min-delay", "0.5", "--max-delay", "1",
         ]  # fmt: skip
         print("$ " + " ".join(command), flush=True)
         completed = subprocess.run(  # the CLI, as a person would run it
@@ -103,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = LocalImageBuilder(creds, region=args.region, port=args.port)
     for arn, status in args.image:
         try:
-            server.add_image(arn, status)
+            server.add_image(arn, status, cancel_delay=args.cancel_delay)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
