@@ -139,7 +139,7 @@ def parse_success(
     """
     request_id = response.headers.get("x-amzn-requestid")
     data = _load_json(response.body)
-    reason = "expected a JSON object"
+    reason = response.body_problem or "expected a JSON object"
     if isinstance(data, dict):
         metadata = ResponseMetadata(
             request_id=request_id,

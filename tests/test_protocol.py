@@ -439,3 +439,20 @@ def test_every_fixture_parses_to_its_modeled_class() -> None:
         "ResourceInUseException",
         "ServiceError",
     } <= seen
+
+
+@pytest.mark.parametrize("status", [200, 400, 503])
+def test_deeply_nested_json_is_a_typed_error(status: int) -> None:
+    # 100,000 nested arrays overflow the C parser's recursion guard.
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = HttpResponse(status_code=status, headers={}, body=body)
+    if status == 200:
+        with pytest.raises(sib.ResponseParseError, match="expected a JSON object"):
+            parse_success(CANCEL, response)
+    else:
+        error = parse_error(CANCEL, response)
+        assert (type(error), error.code, error.status_code) == (
+            sib.ServiceError,
+            str(status),
+            status,
+        )
