@@ -174,6 +174,10 @@ def _str_field(data: Mapping[str, Any], *names: str) -> str | None:
 
 #: Longest message taken from a reply that is not a JSON error document.
 MESSAGE_MAX = 200
+#: The most characters kept of a JSON body's message and of an error code:
+#: what the service sends is far shorter; a hostile endpoint's is cut.
+JSON_MESSAGE_MAX = 2048
+CODE_MAX = 128
 #: How much of such a body is read to find it (bytes).
 _SCAN_MAX = 16 * 1024
 #: Elements whose content a browser does not show.
@@ -220,12 +224,25 @@ def _text_message(status: int, headers: Mapping[str, str], body: bytes) -> str |
             else:
                 shown.append(" " + after)
         text = html.unescape("".join(shown))
-    text = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
-    text = " ".join(text.split())
+    text = printable(text, MESSAGE_MAX)
     if not text.replace("\ufffd", "").strip():
         return None
-    if len(text) > MESSAGE_MAX:
-        text = text[:MESSAGE_MAX].rstrip() + "..."
+    return text
+
+
+def printable(text: str, limit: int) -> str:
+    r"""``text`` safe to print on a terminal: control and format characters
+    (escape sequences, bidi overrides) dropped, whitespace collapsed, cut at
+    ``limit`` characters plus ``"..."``.
+
+    Example:
+        >>> printable("bad\x1b news\u202e\n  here", 8)
+        'bad news...'
+    """
+    text = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[:limit].rstrip() + "..."
     return text
 
 
@@ -268,8 +285,13 @@ def parse_error(operation: Operation[Any], response: HttpResponse) -> ServiceErr
     # What botocore would read as the error shape's ``message`` member.
     body_message: str | None
     if isinstance(data, dict):
-        body_message = data["message"] if isinstance(data.get("message"), str) else None
-        message = _str_field(data, "message", "Message") or ""
+        # Printed by the CLI and logged: a hostile endpoint's terminal escapes
+        # and megabyte messages stop here.
+        raw_message = data.get("message")
+        body_message = (
+            printable(raw_message, JSON_MESSAGE_MAX) if isinstance(raw_message, str) else None
+        )
+        message = printable(_str_field(data, "message", "Message") or "", JSON_MESSAGE_MAX)
     else:
         data = {}
         body_message = _text_message(response.status_code, response.headers, response.body)
@@ -287,7 +309,7 @@ def parse_error(operation: Operation[Any], response: HttpResponse) -> ServiceErr
         or _str_field(data, "__type")
         or ""
     )
-    code = _clean_code(raw_code) or str(response.status_code)
+    code = printable(_clean_code(raw_code), CODE_MAX) or str(response.status_code)
     cls = MODELED_ERRORS.get(code, ServiceError)
     # Every modeled error of Image Builder has one member, ``message``;
     # botocore puts it at the top of ``e.response`` when the body has it.

@@ -13,6 +13,8 @@ import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._http import HttpResponse, host_header
 from sigv4_imagebuilder._operations import CANCEL_IMAGE_CREATION as CANCEL
 from sigv4_imagebuilder._protocol import (
+    CODE_MAX,
+    JSON_MESSAGE_MAX,
     MESSAGE_MAX,
     build_request,
     parse_error,
@@ -404,6 +406,19 @@ def test_parse_error_message_is_always_bounded_and_printable(status: int, body: 
         assert len(err.message) <= MESSAGE_MAX + 3
         assert err.message.isprintable()
         assert err.message == err.message.strip()
+
+
+def test_a_json_message_and_code_with_terminal_escapes_are_made_printable_and_bounded() -> None:
+    # The CLI prints both: a hostile endpoint must not drive the terminal or flood it.
+    body = json.dumps({"message": "ok\x1b[2J\x1b]0;pwned\x07\u202e" + "m" * 100_000}).encode()
+    err = parse_error(CANCEL, _resp(400, body, x_amzn_errortype="Evil\x1b[31mCode" + "C" * 1000))
+    for text in (err.message, err.code, str(err), err.response["Error"]["Message"]):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert err.message.startswith("ok[2J]0;pwned") and len(err.message) <= JSON_MESSAGE_MAX + 3
+    assert err.code.startswith("Evil[31mCode") and len(err.code) <= CODE_MAX + 3
+    # An ordinary message is left exactly as the service wrote it.
+    plain = parse_error(CANCEL, _resp(400, b'{"message":"Image is in state: BUILDING."}'))
+    assert plain.message == "Image is in state: BUILDING."
 
 
 def test_parse_response_dispatches_on_status() -> None:
