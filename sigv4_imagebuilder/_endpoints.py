@@ -13,6 +13,9 @@ import attrs
 
 from ._errors import ConfigurationError
 
+#: Image Builder's name in every place the service model gives one: its
+#: endpoint prefix, its SigV4 signing name, and (as ``AWS_ENDPOINT_URL_<ID>``
+#: and the ``[services]`` key) its service id in configuration.
 SERVICE = "imagebuilder"
 
 

@@ -279,7 +279,8 @@ class RetryState:
 
     def decide(self, error: ImageBuilderError, headers: Mapping[str, str]) -> float | None:
         """Say what to do after ``error``: seconds to wait before retrying, or
-        ``None`` to raise it (with ``retry_attempts`` set).
+        ``None`` to raise it (with ``retry_attempts`` set, and
+        ``max_attempts_reached`` or ``retry_quota_reached`` saying why it gave up).
 
         Args:
             error: the failure of the last attempt.
@@ -297,14 +298,18 @@ class RetryState:
                     _describe(error), self._skew.offset.total_seconds(),
                 )  # fmt: skip
                 return 0.0
+        # As botocore's standard mode: the last allowed attempt is flagged
+        # whatever its error, retryable or not.
+        error.max_attempts_reached = self._attempt >= self.max_attempts
         reason = classify(error)
         if reason is None:
             return None
-        if self._attempt >= self.max_attempts:
+        if error.max_attempts_reached:
             logger.debug("not retrying %s: %d attempts made", reason, self._attempt)
             return None
         cost = self._quota.acquire(reason)
         if not cost:
+            error.retry_quota_reached = True
             logger.debug("not retrying %s: retry budget exhausted", reason)
             return None
         self._spent += cost

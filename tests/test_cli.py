@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -192,8 +193,6 @@ def test_debug_logs_attempts_without_secrets(
 def test_ctrl_c_is_130_with_the_newline_on_stdout_as_the_aws_cli(tmp_path: Path) -> None:
     # A real process interrupted while it waits for a slow reply.
     import signal
-    import threading
-    import time
 
     env = _subprocess_env(tmp_path)
     received = threading.Event()
@@ -383,39 +382,41 @@ def test_get_image_prints_the_image_as_the_service_spells_it() -> None:
         assert code == 254 and "(ClientException) when calling the GetImage operation" in err
 
 
-def test_wait_commands_exit_as_aws_wait_does(tmp_path: Path) -> None:
+def test_wait_commands_exit_as_aws_wait_does(tmp_path: Path, cli_env: None) -> None:
     env = _subprocess_env(tmp_path)
     fast = ("--min-delay", "0.05", "--max-delay", "0.1")
     with LocalImageBuilder(region="us-east-1") as server:
         common = ("--region", "us-east-1", "--endpoint-url", server.endpoint_url, *fast)
         server.add_image(ARN, "CANCELLED")
+        # Real processes for success and a failure state, as a script sees them.
         done = _cli("wait", "image-cancelled", "--image-build-version-arn", ARN, *common, env=env)
         assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
-        # A failure state: one line naming it on stderr, exit 255.
         server.set_image_status(ARN, "AVAILABLE")
         done = _cli("wait", "image-cancelled", "--image-build-version-arn", ARN, *common, env=env)
         assert done.returncode == 255 and done.stdout == ""
+        # One line naming the state on stderr.
         assert done.stderr.strip().splitlines() == [
             "Waiter ImageCancelled failed: the image is AVAILABLE"]  # fmt: skip
-        done = _cli("wait", "image-available", "--image-build-version-arn", ARN, *common, env=env)
-        assert (done.returncode, done.stderr) == (0, "")
+        assert run("wait", "image-available", "--image-build-version-arn", ARN, *common) == (
+            0, "", "")  # fmt: skip
         # A timeout is 255 too, naming the last status.
         server.set_image_status(ARN, "BUILDING")
-        done = _cli("wait", "image-available", "--image-build-version-arn", ARN, *common,
-                    "--max-wait", "0.3", env=env)  # fmt: skip
-        assert done.returncode == 255 and "timed out" in done.stderr
-        assert "BUILDING" in done.stderr and "Traceback" not in done.stderr
+        code, out, err = run("wait", "image-available", "--image-build-version-arn", ARN,
+                             *common, "--max-wait", "0.3")  # fmt: skip
+        assert code == 255 and out == "" and "timed out" in err
+        assert "BUILDING" in err and "Traceback" not in err
         # A non-retryable service error while waiting is 254; bad wait arguments are 252.
         unknown = ARN.replace("/3", "/99")
-        done = _cli("wait", "image-cancelled", "--image-build-version-arn", unknown, *common,
-                    env=env)  # fmt: skip
-        assert done.returncode == 254 and "ClientException" in done.stderr
+        code, _, err = run("wait", "image-cancelled", "--image-build-version-arn", unknown,
+                           *common)  # fmt: skip
+        assert code == 254 and "ClientException" in err
         sent = len(server.requests)
-        done = _cli("wait", "image-cancelled", "--image-build-version-arn", ARN,
-                    "--region", "us-east-1", "--endpoint-url", server.endpoint_url,
-                    "--min-delay", "0", env=env)  # fmt: skip
-        assert done.returncode == 252 and "min_delay" in done.stderr
+        code, _, err = run("wait", "image-cancelled", "--image-build-version-arn", ARN,
+                           "--region", "us-east-1", "--endpoint-url", server.endpoint_url,
+                           "--min-delay", "0")  # fmt: skip
+        assert code == 252 and "min_delay" in err
         assert len(server.requests) == sent  # the refused wait sent nothing
+        assert run("wait", "--image-build-version-arn", ARN)[0] == 252  # no waiter named
 
 
 @pytest.mark.usefixtures("cli_env")
@@ -432,13 +433,81 @@ def test_cancel_and_wait_prints_json_then_status_changes() -> None:
         # The cancel lost the race: the JSON is printed, then the wait fails with 255.
         other = ARN.replace("/3", "/5")
         server.add_image(other, "BUILDING", cancel_delay=5)
-        server_thread_flip = threading.Timer(0.2, server.set_image_status, (other, "AVAILABLE"))
-        server_thread_flip.start()
+        # Flip it once the wait has polled, so the cancel itself was accepted.
+        polls_before = sum(r.path == "/GetImage" for r in server.requests)
+
+        def flip_after_first_poll() -> None:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if sum(r.path == "/GetImage" for r in server.requests) > polls_before:
+                    server.set_image_status(other, "AVAILABLE")
+                    return
+                time.sleep(0.01)
+
+        flipper = threading.Thread(target=flip_after_first_poll)
+        flipper.start()
         try:
             code, out, err = run("cancel-image-creation", "--image-build-version-arn", other,
                                  "--region", "us-east-1", "--endpoint-url", server.endpoint_url,
                                  "--wait", "--min-delay", "0.05", "--max-delay", "0.1")  # fmt: skip
         finally:
-            server_thread_flip.join()
+            flipper.join()
         assert code == 255 and json.loads(out)["imageBuildVersionArn"] == other
         assert "BUILDING -> AVAILABLE after" in err and "the image is AVAILABLE" in err
+
+
+@pytest.mark.parametrize(
+    ("body", "extra", "env_extra", "stdout_has"),
+    [
+        # A lone surrogate in the reply: printed escaped, in json and in text.
+        (b'{"requestId":"\\ud800","clientToken":"t"}', (), {}, "\\ud800"),
+        (b'{"requestId":"\\ud800","clientToken":"t"}', ("--output", "text"), {}, "\\ud800"),
+        # Non-ASCII under an ASCII-only stdout.
+        (
+            b'{"requestId":"r","clientToken":"t\xc3\xb6k"}',
+            (),
+            {"PYTHONIOENCODING": "ascii"},
+            "t\\xf6k",
+        ),
+    ],
+)
+def test_output_a_terminal_cannot_encode_is_escaped_not_a_traceback(
+    tmp_path: Path, body: bytes, extra: tuple[str, ...], env_extra: dict[str, str], stdout_has: str
+) -> None:
+    reply = Reply(status=200, headers=[("Content-Type", "application/json")], body=body)
+    with LoopbackServer(lambda request: reply) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "sigv4_imagebuilder", "cancel-image-creation",
+             "--image-build-version-arn", ARN, "--region", "us-east-1",
+             "--endpoint-url", server.endpoint_url, *extra],
+            capture_output=True, env=_subprocess_env(tmp_path, **env_extra), check=False,
+            timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert stdout_has.encode() in done.stdout and b"Traceback" not in done.stderr
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_a_query_failing_on_the_reply_is_255_after_the_call() -> None:
+    with LocalImageBuilder(region="us-east-1") as server:
+        server.add_image(ARN)
+        code, out, err = run("cancel-image-creation", "--image-build-version-arn", ARN,
+                             "--region", "us-east-1", "--endpoint-url", server.endpoint_url,
+                             "--query", "abs(requestId)")  # fmt: skip
+        assert server.image_status(ARN) == "CANCELLED"  # the call itself was made
+    assert code == 255 and out == "" and "--query failed on the reply" in err
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_an_unexpected_error_is_one_line_and_255(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sigv4_imagebuilder._cli as cli
+
+    def broken(*args: object) -> int:
+        raise TypeError(f"internal detail {SECRET}")
+
+    monkeypatch.setattr(cli, "_call", broken)
+    # set_defaults captured the function; rebuild the parser through main().
+    code, out, err = run("cancel-image-creation", "--image-build-version-arn", ARN)
+    assert code == 255 and out == ""
+    assert err.strip() == "sigv4-imagebuilder: unexpected TypeError; rerun with --debug"
+    assert SECRET not in err

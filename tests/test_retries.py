@@ -229,6 +229,8 @@ def test_flow_gives_up_after_max_attempts_with_the_last_error() -> None:
     assert error.retry_attempts == 1
     assert sum(isinstance(a, Send) for a in actions) == 2
     assert error.response["ResponseMetadata"]["RetryAttempts"] == 1
+    assert error.max_attempts_reached and not error.retry_quota_reached
+    assert error.response["ResponseMetadata"]["MaxAttemptsReached"] is True
     assert ctx.quota.available == 495
 
 
@@ -238,6 +240,33 @@ def test_flow_never_retries_other_client_errors() -> None:
     error, actions = _drive(ctx, [_status(400, "ResourceInUseException")], clock)
     assert isinstance(error, sib.ResourceInUseException) and error.retry_attempts == 0
     assert sum(isinstance(a, Send) for a in actions) == 1
+    # Attempts were left: neither flag, and no such keys in e.response.
+    assert not error.max_attempts_reached and not error.retry_quota_reached
+    assert set(error.response["ResponseMetadata"]) == {
+        "RequestId", "HTTPStatusCode", "HTTPHeaders", "RetryAttempts"
+    }  # fmt: skip
+
+
+def test_flow_flags_the_last_attempt_whatever_its_error() -> None:
+    # botocore's standard mode sets MaxAttemptsReached on the last allowed
+    # attempt even when its error is not retryable (max_attempts=1 included).
+    clock = FakeClock()
+    ctx = CallContext(region="us-east-1", endpoint_url="https://x", max_attempts=1, clock=clock)
+    error, _ = _drive(ctx, [_status(400, "ResourceInUseException")], clock)
+    assert isinstance(error, sib.ResourceInUseException)
+    assert error.response["ResponseMetadata"]["MaxAttemptsReached"] is True
+    ctx = CallContext(
+        region="us-east-1",
+        endpoint_url="https://x",
+        max_attempts=2,
+        clock=clock,
+        policy=sib.RetryPolicy(random=lambda: 0.0),
+    )
+    error, _ = _drive(ctx, [_status(503), _status(400, "InvalidRequestException")], clock)
+    assert isinstance(error, sib.InvalidRequestException) and error.retry_attempts == 1
+    assert error.max_attempts_reached
+    error, _ = _drive(ctx, [sib.ConnectError("refused"), sib.ConnectError("refused")], clock)
+    assert isinstance(error, sib.ConnectError) and error.max_attempts_reached
 
 
 def test_flow_with_an_empty_budget_raises_without_waiting() -> None:
@@ -252,6 +281,10 @@ def test_flow_with_an_empty_budget_raises_without_waiting() -> None:
     error, actions = _drive(ctx, [_status(500), _status(500)], clock)
     assert isinstance(error, sib.ServiceError) and error.retry_attempts == 1
     assert sum(isinstance(a, Sleep) for a in actions) == 1
+    # botocore says RetryQuotaReached here, not MaxAttemptsReached.
+    assert error.retry_quota_reached and not error.max_attempts_reached
+    metadata = error.response["ResponseMetadata"]
+    assert metadata["RetryQuotaReached"] is True and "MaxAttemptsReached" not in metadata
     error, actions = _drive(ctx, [sib.TransportTimeoutError("slow")], clock)
     assert isinstance(error, sib.TransportTimeoutError)
     assert not any(isinstance(a, Sleep) for a in actions)
@@ -387,7 +420,8 @@ def test_retry_state_owns_the_bookkeeping() -> None:
     assert state.start_attempt() == 3
     final = _err(503, "ServiceUnavailableException")
     assert state.decide(final, {}) is None  # two attempts counted: give up
-    assert final.retry_attempts == 2
+    assert final.retry_attempts == 2 and final.max_attempts_reached
+    assert not throttled.max_attempts_reached  # it was retried
     assert state.decide(expired, ahead) is None  # skew is corrected once per call
     state.succeeded()
     assert quota.available == 10

@@ -12,6 +12,7 @@ import concurrent.futures
 import contextlib
 import functools
 import gzip
+import http
 import io
 import json
 import struct
@@ -218,13 +219,15 @@ def test_huge_and_compressed_replies_are_read_within_a_bound(mode: str) -> None:
         [
             "ServiceError",
             503,
-            "An error occurred (503) when calling the CancelImageCreation operation: ",
+            "An error occurred (503) when calling the CancelImageCreation operation: "
+            "Service Unavailable",
         ],
         ["ResponseParseError", 200, f"{bound} (HTTP 200, body '')"],
         [
             "ServiceError",
             500,
-            "An error occurred (500) when calling the CancelImageCreation operation: ",
+            "An error occurred (500) when calling the CancelImageCreation operation: "
+            "Internal Server Error",
         ],
     ]
     assert result["growth_mib"] < 200, result
@@ -332,7 +335,9 @@ def test_a_redirect_is_never_followed(
     assert elsewhere.received == []
     assert len(redirect.received) == 1  # not retried
     assert type(result) is sib.ServiceError
-    assert (result.code, result.status_code, result.message) == (str(status), status, "")
+    # The redirect's body is dropped: the message is the status's reason phrase.
+    phrase = http.HTTPStatus(status).phrase
+    assert (result.code, result.status_code, result.message) == (str(status), status, phrase)
     assert_no_secrets(result, caplog=caplog, extra=signatures(redirect.received))
 
 
