@@ -138,8 +138,20 @@ class _BaseClient:
             f"endpoint_url={self.endpoint_url!r}, max_attempts={self.max_attempts})"
         )
 
+    _owns_http: bool
+    _own_timeouts: dict[str, float | None] | None = None
+
     def _build(self, action: Send, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
-        timeouts = _transport.phase_timeouts(action, http, self._timeout, self._attempt_timeout)
+        if action.timeout is None and self._owns_http:
+            # Our own client's timeouts never change: work them out once.
+            timeouts = self._own_timeouts
+            if timeouts is None:
+                timeouts = _transport.phase_timeouts(
+                    action, http, self._timeout, self._attempt_timeout
+                )
+                self._own_timeouts = timeouts
+        else:
+            timeouts = _transport.phase_timeouts(action, http, self._timeout, self._attempt_timeout)
         return _transport.build_request(action, http, timeouts)
 
 

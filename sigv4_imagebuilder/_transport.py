@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, Union
 
 import httpx
@@ -414,6 +414,15 @@ def _finish(
     return Outcome(response=reply, elapsed=elapsed)
 
 
+def _raw_chunks(response: httpx.Response, direct: bool) -> Iterable[bytes]:
+    # The transport's own stream, on the direct path: iter_raw re-chunks it
+    # and wraps it in a context manager per call, for nothing we use. It
+    # still maps httpcore's errors to httpx's, and response.close() closes it.
+    if direct and isinstance(response.stream, httpx.SyncByteStream):
+        return response.stream
+    return response.iter_raw()
+
+
 def _closed_error() -> RuntimeError:
     # What Client.send raises on a closed client; the clients turn it into ours.
     return RuntimeError("Cannot send a request, as the client has been closed.")
@@ -472,7 +481,7 @@ def send(
         if deadline is not None and time.monotonic() - start > deadline:
             return Outcome(error=_deadline_error(deadline), elapsed=time.monotonic() - start)
         body = _body_for(response)
-        for raw in _already_read(response) or response.iter_raw():
+        for raw in _already_read(response) or _raw_chunks(response, direct):
             body.feed(raw)
             if body.done:
                 break
