@@ -502,7 +502,10 @@ class _GatedBody(httpx.AsyncByteStream):
     request starts on it); the loser retries, and every retry re-scans the
     whole pool: thousands of scans per thousand calls at concurrency 16. By
     the time the body is read, the connection is marked busy, so letting the
-    next request in only then removes the collision.
+    next request in only then removes the collision. The cost: a request that
+    opens a new connection holds the gate through its connect and TLS
+    handshake (letting it skip the gate was measured, and doubled the CPU
+    per call at concurrency 64: the pool grew to a connection per request).
     """
 
     def __init__(self, body: bytes, gate: asyncio.Lock) -> None:
