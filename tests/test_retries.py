@@ -111,9 +111,60 @@ def test_full_jitter_backoff_and_retry_after() -> None:
     # Capped at computed (0.5) + 5 s.
     assert policy.delay(1, "throttling", {"x-amz-retry-after": "60000"}) == pytest.approx(5.5)
     assert policy.delay(1, "throttling", {"x-amz-retry-after": "soon"}) == pytest.approx(0.5)
-    assert policy.delay(1, "throttling", {"x-amz-retry-after": "-5"}) == 0.0
+    # A negative value is unreadable, as botocore has it: treated as absent.
+    assert policy.delay(1, "throttling", {"x-amz-retry-after": "-5"}) == pytest.approx(0.5)
     with pytest.raises(ValueError):
         sib.RetryPolicy(base_delay=-1)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1" + "0" * 400, "9" * 11, "+1500", "1_500", "\u0661\u0665\u0660\u0660", "1e3", ""],
+)
+def test_hostile_retry_after_is_treated_as_absent(value: str) -> None:
+    # A 400-digit integer once made ``int / 1000`` raise OverflowError out of a call.
+    policy = sib.RetryPolicy(random=lambda: 0.5)
+    assert policy.delay(1, "throttling", {"x-amz-retry-after": value}) == pytest.approx(0.5)
+
+
+def test_retry_after_at_the_digit_limit_is_honoured_up_to_the_cap() -> None:
+    policy = sib.RetryPolicy(random=lambda: 0.5, max_retry_after_extra=1e9)
+    assert policy.delay(1, "throttling", {"x-amz-retry-after": "9" * 10}) == pytest.approx(
+        9_999_999.999
+    )
+
+
+def test_backoff_exponent_is_capped_for_huge_retry_numbers() -> None:
+    # base * 2 ** 1100 would overflow a float; the delay stays at the cap.
+    policy = sib.RetryPolicy(random=lambda: 0.5, max_backoff=20.0)
+    assert policy.delay(5000, "transient", {}) == pytest.approx(10.0)
+    assert policy.delay(10**30, "throttling", {}) == pytest.approx(10.0)
+
+
+def test_flow_with_a_huge_retry_after_retries_with_the_computed_delay() -> None:
+    clock = FakeClock()
+    ctx = CallContext(
+        region="us-east-1",
+        endpoint_url="https://x",
+        max_attempts=3,
+        policy=sib.RetryPolicy(random=lambda: 0.5),
+        clock=clock,
+    )
+    huge = {"x-amz-retry-after": "1" + "0" * 400}
+    error, actions = _drive(
+        ctx,
+        [
+            _status(503, "ServiceUnavailableException", **huge),
+            _status(429, "Throttled", **huge),
+            _status(503, "ServiceUnavailableException", **huge),
+        ],
+        clock,
+    )
+    assert isinstance(error, sib.ServiceError) and error.max_attempts_reached
+    assert [a.seconds for a in actions if isinstance(a, Sleep)] == [
+        pytest.approx(0.5),
+        pytest.approx(1.0),
+    ]
 
 
 def test_quota_costs_refunds_and_exhaustion() -> None:
