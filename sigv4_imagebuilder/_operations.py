@@ -42,6 +42,8 @@ from ._models import (
     LatestVersionReferences,
     OutputResources,
     ResponseMetadata,
+    freeze,
+    thaw,
 )
 
 OutputT = TypeVar("OutputT")
@@ -134,24 +136,6 @@ class Operation(Generic[OutputT]):
     def idempotency_token(self) -> Member | None:
         """The member the call fills with a fresh token when omitted, if any."""
         return next((m for m in self.members if m.idempotency_token), None)
-
-
-def freeze(value: Any) -> Any:
-    """A read-only copy of decoded JSON: objects become mappings, arrays tuples."""
-    if isinstance(value, dict):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(freeze(v) for v in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """The inverse of :func:`freeze`: plain dicts and lists, ready for ``json.dumps``."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [thaw(v) for v in value]
-    return value
 
 
 def _wrong(path: str, expected: str, value: object) -> ShapeError:
