@@ -45,6 +45,7 @@ from ._models import (
     freeze,
     thaw,
 )
+from ._text import encodes_as_utf8
 
 OutputT = TypeVar("OutputT")
 
@@ -86,13 +87,21 @@ class Member:
 
         Raises:
             ParamValidationError: a missing required value, a non-str, a
-                pattern or length violation. The message names the member.
+                value UTF-8 cannot encode, a pattern or length violation.
+                The message names the member.
         """
         if value is None and not self.required:
             return
         if not isinstance(value, str):
             raise ParamValidationError(
                 self.name, f"must be a str, not {type(value).__name__}", value
+            )
+        # A lone surrogate (os.environ's escape for bytes that are not UTF-8)
+        # may match a pattern's [^:] yet cannot be sent: quote() and the
+        # signer would raise UnicodeEncodeError mid-call.
+        if not encodes_as_utf8(value):
+            raise ParamValidationError(
+                self.name, "must be encodable as UTF-8 (it contains a lone surrogate)", value
             )
         # re's $ accepts a trailing newline; fullmatch does not.
         if self.pattern is not None and self.pattern.fullmatch(value) is None:
