@@ -20,6 +20,8 @@ from sigv4_imagebuilder._http import HttpResponse
 from sigv4_imagebuilder._waiters import (
     IMAGE_AVAILABLE,
     IMAGE_CANCELLED,
+    MAX_DELAY,
+    MAX_WAIT,
     ImageWaiter,
     wait_flow,
     waiter_delay,
@@ -252,6 +254,11 @@ def test_an_exception_from_on_status_propagates() -> None:
         ({"max_wait": None}, "max_wait"),
         ({"max_wait": -math.inf}, "max_wait"),
         ({"on_status": "print"}, "on_status"),
+        # time.sleep cannot take 1e10 s: refused, not a raw OverflowError mid-wait.
+        ({"min_delay": 1e10, "max_delay": 1e10, "max_wait": 1e12}, "min_delay"),
+        ({"max_delay": MAX_DELAY * 2}, "max_delay"),
+        ({"max_wait": MAX_WAIT + 1}, "max_wait"),
+        ({"max_wait": 10**400}, "max_wait"),
     ],
 )
 def test_bad_arguments_fail_before_any_request(kwargs: dict[str, Any], param: str) -> None:
@@ -295,6 +302,31 @@ def test_delay_schedule(
         attempt, min_delay=5, max_delay=30, remaining=remaining, random=lambda: random
     )
     assert got == pytest.approx(expected)
+
+
+def test_the_largest_accepted_values_wait_without_overflow() -> None:
+    run = Run([image("BUILDING"), image("CANCELLED")], random=1.0)
+    run.wait(min_delay=MAX_DELAY, max_delay=MAX_DELAY, max_wait=MAX_WAIT)
+    assert run.sleeps == [MAX_DELAY]
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 1074, 1075, 1076, 2000, 10**6])
+def test_a_tiny_min_delay_never_overflows_the_ceiling(attempt: int) -> None:
+    # min_delay * 2 ** (n - 1) once overflowed after about 1,075 polls.
+    delay, last = waiter_delay(
+        attempt, min_delay=5e-324, max_delay=1e-3, remaining=60, random=lambda: 1.0
+    )
+    assert 0 <= delay <= 1e-3 and not last
+    if attempt >= 1076:
+        assert delay == 1e-3
+
+
+def test_a_wait_with_a_subnormal_min_delay_polls_past_a_thousand_times() -> None:
+    run = Run([image("BUILDING")] * 1200 + [image("CANCELLED")], random=1.0)
+    result = run.wait(min_delay=5e-324, max_delay=1e-3, max_wait=60)
+    assert result.image is not None and result.image.state is not None
+    assert result.image.state.status == "CANCELLED"
+    assert len(run.sent_at) == 1201 and max(run.sleeps) == 1e-3
 
 
 def test_documented_defaults() -> None:
