@@ -270,16 +270,25 @@ def phase_timeouts(
         phases = timeout.as_dict()
     else:
         phases = http.timeout.as_dict()
-    if attempt_timeout is not None:
-        phases = {
-            k: attempt_timeout if v is None else min(v, attempt_timeout) for k, v in phases.items()
-        }
+    cap = _tighter(attempt_timeout, action.deadline)
+    if cap is not None:
+        phases = {k: cap if v is None else min(v, cap) for k, v in phases.items()}
     return phases
 
 
 def deadline_of(action: Send, attempt_timeout: float | None) -> float | None:
-    """Seconds this send may take in total: a Send's own timeout, else the client's option."""
-    return action.timeout if action.timeout is not None else attempt_timeout
+    """Seconds this send may take in total: a Send's own timeout, else the
+    client's option, and never more than the Send's ``deadline``."""
+    own = action.timeout if action.timeout is not None else attempt_timeout
+    return _tighter(own, action.deadline)
+
+
+def _tighter(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
 
 
 def build_request(

@@ -210,7 +210,8 @@ def wait_flow(
     while True:
         attempts += 1
         try:
-            response = yield from call_flow(ctx, GET_IMAGE, params)
+            # The poll, its retries and their sleeps all end by max_wait.
+            response = yield from call_flow(ctx, GET_IMAGE, params, deadline=start + total)
         except ImageBuilderError as exc:
             if classify(exc) is None:
                 raise

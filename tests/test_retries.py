@@ -266,6 +266,57 @@ def test_flow_same_token_fresh_signature_and_attempt_headers() -> None:
     assert ctx.quota.available == 500  # refunded
 
 
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_flow_with_a_deadline_bounds_attempts_and_makes_no_retry_past_it() -> None:
+    ticks = FakeMonotonic()
+    ctx = CallContext(
+        region="us-east-1",
+        endpoint_url="https://x",
+        max_attempts=5,
+        policy=sib.RetryPolicy(random=lambda: 0.5),  # throttling: sleeps 0.5, 1, 2...
+        monotonic=ticks,
+    )
+    flow = call_flow(
+        ctx, CANCEL_IMAGE_CREATION, {"image_build_version_arn": ARN}, deadline=ticks.now + 3.0
+    )
+    deadlines: list[float | None] = []
+    sleeps: list[float] = []
+    action = next(flow)
+    with pytest.raises(sib.ServiceError) as info:
+        while True:
+            if isinstance(action, GetCredentials):
+                value: object = PLAIN_CREDS
+            elif isinstance(action, Send):
+                deadlines.append(action.deadline)
+                ticks.now += 0.5  # each attempt takes 0.5 s
+                value = Outcome(response=_status(429, "ThrottlingException"))
+            else:
+                assert isinstance(action, Sleep)
+                sleeps.append(action.seconds)
+                ticks.now += action.seconds
+                value = None
+            action = flow.send(value)
+    # 0.5 s attempt, 0.5 s sleep, 0.5 s attempt, 1 s sleep, 0.5 s attempt: 3 s used;
+    # the next sleep (2 s) would pass the deadline, so the error is raised.
+    assert deadlines == [pytest.approx(3.0), pytest.approx(2.0), pytest.approx(0.5)]
+    assert sleeps == [pytest.approx(0.5), pytest.approx(1.0)]
+    assert info.value.retry_attempts == 2 and not info.value.max_attempts_reached
+
+
+def test_flow_without_a_deadline_sends_without_one() -> None:
+    clock = FakeClock()
+    ctx = CallContext(region="us-east-1", endpoint_url="https://x", max_attempts=1, clock=clock)
+    _, actions = _drive(ctx, [_ok()], clock)
+    assert [a.deadline for a in actions if isinstance(a, Send)] == [None]
+
+
 def test_flow_gives_up_after_max_attempts_with_the_last_error() -> None:
     clock = FakeClock()
     ctx = CallContext(
