@@ -270,7 +270,7 @@ _PATCH = _Patch()
 
 
 def _scrub_text(text: str, secrets: Iterable[str]) -> str:
-    forms = set()
+    forms: set[str] = set()
     for secret in secrets:
         if secret:
             # As is, percent-encoded as a query string or a URL echo would
