@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from .._errors import CredentialRetrievalError
 from .._http import HttpRequest, HttpResponse, host_header
+from .._text import printable
 from ._io import Flow, Outcome, RunBlocking
 from ._model import Credentials
 
@@ -61,7 +62,9 @@ def parse_time(value: object, where: str) -> datetime.datetime:
     try:
         parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise CredentialRetrievalError(f"{where}: Expiration {value!r} is not ISO 8601") from None
+        raise CredentialRetrievalError(
+            f"{where}: Expiration {printable(value, 64)!r} is not ISO 8601"
+        ) from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=datetime.timezone.utc)
     try:
