@@ -506,6 +506,25 @@ def test_stand_in_rejects_bad_bodies_and_paths() -> None:
             reply = send(server, "/CancelImageCreation", body)
             assert reply.status_code == 400
             assert reply.headers["x-amzn-errortype"].startswith("InvalidRequestException")
+        server.add_image(ARN)
+        valid = {"imageBuildVersionArn": ARN, "clientToken": "t"}
+        for body in (
+            # Once a RecursionError in the handler: answered like other bad JSON.
+            b"[" * 100_000 + b"]" * 100_000,
+            # json.loads reads UTF-16 and UTF-32 bytes; the service reads UTF-8 only.
+            json.dumps(valid).encode("utf-16"),
+            json.dumps(valid).encode("utf-32-le"),
+            json.dumps(valid).encode("utf-16-be"),
+            b'{"imageBuildVersionArn": "\xff"}',
+        ):
+            reply = send(server, "/CancelImageCreation", body)
+            assert reply.status_code == 400
+            assert reply.headers["x-amzn-errortype"].startswith("InvalidRequestException")
+            assert reply.json()["message"] == "The body is not JSON."
+        # Still serving, and the image untouched by the bodies it refused.
+        assert server.image_status(ARN) == "BUILDING"
+        good = json.dumps({"imageBuildVersionArn": ARN, "clientToken": "t"}).encode()
+        assert send(server, "/CancelImageCreation", good).status_code == 200
     with pytest.raises(ValueError, match="not an image build version ARN"):
         LocalImageBuilder().add_image("arn:x")
     with pytest.raises(ValueError, match="unknown status"):
