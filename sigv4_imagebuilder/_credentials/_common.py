@@ -156,12 +156,22 @@ def _read_file(path: str) -> str:
     return Path(path).expanduser().read_text(encoding="utf-8").strip()
 
 
-def read_token_file(path: str, where: str) -> Flow[str]:
+def read_token_file(path: str, where: str, setting: str = "the token file path") -> Flow[str]:
     """Read a token file in a worker thread (async); a failure names the file only.
 
+    Args:
+        path: the file.
+        where: the source, for error messages.
+        setting: the variable or profile key the path came from, for a path
+            that cannot name a file at all.
+
     Raises:
-        CredentialRetrievalError: the file cannot be read or is not UTF-8.
+        CredentialRetrievalError: the file cannot be read or is not UTF-8, or
+            the path holds a NUL character.
     """
+    # open() raises ValueError for a NUL; the path is not echoed (not a path).
+    if "\x00" in path:
+        raise CredentialRetrievalError(f"{where}: {setting} contains a NUL character")
     try:
         token = yield RunBlocking(lambda: _read_file(path))
     except OSError as exc:
