@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
@@ -184,7 +185,17 @@ class RetryPolicy:
     max_backoff: float = attrs.field(default=20.0, validator=attrs.validators.ge(0))
     max_retry_after_extra: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
     budget: int = attrs.field(default=500, validator=attrs.validators.ge(0))
-    random: Callable[[], float] = attrs.field(default=random.random, repr=False)
+    # eq=False: two policies that differ only in their jitter source are alike.
+    random: Callable[[], float] = attrs.field(default=random.random, repr=False, eq=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default jitter source is the module's random.random: pickled as
+        # is, it would carry a copy of this process's generator state, and
+        # every worker of a process pool would draw the same "random" delays.
+        state = attrs.asdict(self, recurse=False)
+        if state["random"] == random.random:
+            del state["random"]
+        return (_load_policy, (state,))
 
     def delay(self, retry_number: int, reason: str, headers: Mapping[str, str]) -> float:
         """Seconds to wait before retry ``retry_number`` (1 for the first retry)."""
@@ -195,6 +206,10 @@ class RetryPolicy:
         if retry_after is not None:
             return float(min(retry_after, computed + self.max_retry_after_extra))
         return float(computed)
+
+
+def _load_policy(state: dict[str, Any]) -> RetryPolicy:
+    return RetryPolicy(**state)
 
 
 class RetryQuota:

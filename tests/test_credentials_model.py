@@ -105,3 +105,14 @@ def test_extreme_expirations_are_accepted_and_compare_without_overflow() -> None
         assert creds.expiration is not None
         assert isinstance(creds.expiration - now, datetime.timedelta)
         assert "expiration=" in repr(creds)
+
+
+def test_credentials_round_trip_through_pickle() -> None:
+    import pickle
+
+    creds = sib.Credentials(
+        "AKID", "SECRETkey", "SECRETtoken", expiration=datetime.datetime(2030, 1, 1)
+    )
+    back = pickle.loads(pickle.dumps(creds))
+    assert back == creds and repr(back) == repr(creds)
+    assert "SECRET" not in repr(back)

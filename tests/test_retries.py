@@ -527,3 +527,17 @@ def test_retry_state_owns_the_bookkeeping() -> None:
     assert state.decide(expired, ahead) is None  # skew is corrected once per call
     state.succeeded()
     assert quota.available == 10
+
+
+def test_a_retry_policy_round_trips_through_pickle_with_a_fresh_jitter_source() -> None:
+    import pickle
+    import random
+
+    policy = sib.RetryPolicy(base_delay=0.2, max_backoff=3.0, budget=7)
+    back = pickle.loads(pickle.dumps(policy))
+    assert back == policy and repr(back) == repr(policy)
+    # The module's generator itself, not a copy of its state: pool workers
+    # would otherwise all draw the same delays.
+    assert back.random == random.random
+    seeded = sib.RetryPolicy(random=random.Random(5).random)
+    assert pickle.loads(pickle.dumps(seeded)).random() == random.Random(5).random()
