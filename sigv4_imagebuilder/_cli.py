@@ -31,7 +31,13 @@ from ._errors import (
     WaiterError,
 )
 from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE, Operation
-from ._output import DEFAULT_OUTPUT, OUTPUT_FORMATS, OutputError, check_output_format
+from ._output import (
+    DEFAULT_OUTPUT,
+    OUTPUT_FORMATS,
+    OutputError,
+    QueryError,
+    check_output_format,
+)
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -185,6 +191,10 @@ def main(
     """
     import os
 
+    if stdout is None:
+        _tolerant(sys.stdout)
+    if stderr is None:
+        _tolerant(sys.stderr)
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     environ = os.environ if env is None else env
@@ -217,9 +227,20 @@ def main(
             logger.setLevel(logging.NOTSET)
 
 
+def _tolerant(stream: TextIO) -> None:
+    # A reply may hold text this terminal cannot show (a lone surrogate, or
+    # non-ASCII under LC_ALL=C): print it escaped rather than die mid-line.
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
+
+
 def _errors_to_exit_codes(run: Callable[[], int], err: TextIO) -> int:
     try:
         return run()
+    except QueryError as exc:  # the call was made; only printing its reply failed
+        print(f"\n{exc}", file=err)
+        return EXIT_OTHER
     except OutputError as exc:
         print(f"\n{exc}", file=err)
         return EXIT_USAGE
@@ -237,6 +258,10 @@ def _errors_to_exit_codes(run: Callable[[], int], err: TextIO) -> int:
         return EXIT_OTHER
     except ImageBuilderError as exc:
         print(f"\n{type(exc).__name__}: {exc}", file=err)
+        return EXIT_OTHER
+    except Exception as exc:  # a bug of ours: one line and the documented code, no traceback
+        logging.getLogger("sigv4_imagebuilder").debug("unexpected error", exc_info=True)
+        print(f"\n{PROG}: unexpected {type(exc).__name__}; rerun with --debug", file=err)
         return EXIT_OTHER
 
 

@@ -21,6 +21,10 @@ class OutputError(ValueError):
     """A ``--query`` that does not compile or an ``--output`` we do not know."""
 
 
+class QueryError(OutputError):
+    """A ``--query`` that compiled but failed on the reply (``abs()`` of a string)."""
+
+
 def check_output_format(value: str, source: str) -> str:
     """Return ``value`` if it is a known format, else raise naming ``source``.
 
@@ -51,8 +55,12 @@ def compile_query(expression: str) -> Any:
 
     try:
         return jmespath.compile(expression)
-    except JMESPathError as exc:
-        raise OutputError(f"Bad value for --query {expression}: {exc}") from None
+    except (JMESPathError, RecursionError, ValueError) as exc:
+        # RecursionError: thousands of nested parentheses; ValueError: an index
+        # past int()'s digit limit. Neither is the user's fault to debug.
+        shown = expression if len(expression) <= 80 else expression[:80] + "..."
+        reason = str(exc) if isinstance(exc, JMESPathError) else type(exc).__name__
+        raise OutputError(f"Bad value for --query {shown}: {reason}") from None
 
 
 def render(data: Any, output: str, query: Any = None) -> str:
@@ -81,7 +89,7 @@ def render(data: Any, output: str, query: Any = None) -> str:
         arn
     """
     if query is not None:
-        data = query.search(data)
+        data = _search(query, data)
     if output == "json":
         # The AWS CLI prints nothing for an empty reply, but prints other falsy values.
         if isinstance(data, Mapping) and not data:
@@ -90,6 +98,16 @@ def render(data: Any, output: str, query: Any = None) -> str:
     lines: list[str] = []
     _text(data, lines, identifier=None, scalar_keys=None)
     return "".join(line + "\n" for line in lines)
+
+
+def _search(query: Any, data: Any) -> Any:
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        return query.search(data)
+    except (JMESPathError, RecursionError, ValueError, TypeError) as exc:
+        reason = str(exc) if isinstance(exc, JMESPathError) else type(exc).__name__
+        raise QueryError(f"--query failed on the reply: {reason}") from None
 
 
 def _is_scalar(value: object) -> bool:

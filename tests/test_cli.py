@@ -454,3 +454,60 @@ def test_cancel_and_wait_prints_json_then_status_changes() -> None:
             flipper.join()
         assert code == 255 and json.loads(out)["imageBuildVersionArn"] == other
         assert "BUILDING -> AVAILABLE after" in err and "the image is AVAILABLE" in err
+
+
+@pytest.mark.parametrize(
+    ("body", "extra", "env_extra", "stdout_has"),
+    [
+        # A lone surrogate in the reply: printed escaped, in json and in text.
+        (b'{"requestId":"\\ud800","clientToken":"t"}', (), {}, "\\ud800"),
+        (b'{"requestId":"\\ud800","clientToken":"t"}', ("--output", "text"), {}, "\\ud800"),
+        # Non-ASCII under an ASCII-only stdout.
+        (
+            b'{"requestId":"r","clientToken":"t\xc3\xb6k"}',
+            (),
+            {"PYTHONIOENCODING": "ascii"},
+            "t\\xf6k",
+        ),
+    ],
+)
+def test_output_a_terminal_cannot_encode_is_escaped_not_a_traceback(
+    tmp_path: Path, body: bytes, extra: tuple[str, ...], env_extra: dict[str, str], stdout_has: str
+) -> None:
+    reply = Reply(status=200, headers=[("Content-Type", "application/json")], body=body)
+    with LoopbackServer(lambda request: reply) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "sigv4_imagebuilder", "cancel-image-creation",
+             "--image-build-version-arn", ARN, "--region", "us-east-1",
+             "--endpoint-url", server.endpoint_url, *extra],
+            capture_output=True, env=_subprocess_env(tmp_path, **env_extra), check=False,
+            timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert stdout_has.encode() in done.stdout and b"Traceback" not in done.stderr
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_a_query_failing_on_the_reply_is_255_after_the_call() -> None:
+    with LocalImageBuilder(region="us-east-1") as server:
+        server.add_image(ARN)
+        code, out, err = run("cancel-image-creation", "--image-build-version-arn", ARN,
+                             "--region", "us-east-1", "--endpoint-url", server.endpoint_url,
+                             "--query", "abs(requestId)")  # fmt: skip
+        assert server.image_status(ARN) == "CANCELLED"  # the call itself was made
+    assert code == 255 and out == "" and "--query failed on the reply" in err
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_an_unexpected_error_is_one_line_and_255(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sigv4_imagebuilder._cli as cli
+
+    def broken(*args: object) -> int:
+        raise TypeError(f"internal detail {SECRET}")
+
+    monkeypatch.setattr(cli, "_call", broken)
+    # set_defaults captured the function; rebuild the parser through main().
+    code, out, err = run("cancel-image-creation", "--image-build-version-arn", ARN)
+    assert code == 255 and out == ""
+    assert err.strip() == "sigv4-imagebuilder: unexpected TypeError; rerun with --debug"
+    assert SECRET not in err

@@ -13,6 +13,7 @@ import pytest
 
 from sigv4_imagebuilder._output import (
     OutputError,
+    QueryError,
     check_output_format,
     compile_query,
     render,
@@ -83,10 +84,20 @@ def test_query_selects_before_formatting() -> None:
     assert render(IMAGE, "text", amis) == "ami-1\tami-2\n"
 
 
-@pytest.mark.parametrize("expression", ["[", "foo[?", "a.`b", ""])
+@pytest.mark.parametrize(
+    "expression", ["[", "foo[?", "a.`b", "", "(" * 3000 + "a" + ")" * 3000, "a[" + "9" * 5000 + "]"]
+)
 def test_a_bad_query_is_an_output_error(expression: str) -> None:
-    with pytest.raises(OutputError, match="Bad value for --query"):
+    with pytest.raises(OutputError, match="Bad value for --query") as info:
         compile_query(expression)
+    assert len(str(info.value)) < 300 and not isinstance(info.value, QueryError)
+
+
+@pytest.mark.parametrize("expression", ["abs(requestId)", "nosuch(requestId)", "sum(requestId)"])
+def test_a_query_that_fails_on_the_reply_is_a_query_error(expression: str) -> None:
+    query = compile_query(expression)
+    with pytest.raises(QueryError, match="--query failed on the reply"):
+        render(CANCEL, "json", query)
 
 
 def test_unknown_formats_are_refused_naming_their_source() -> None:
