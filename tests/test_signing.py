@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import types
 
 import pytest
 from conftest import ARN, TOKEN
@@ -33,6 +34,27 @@ def test_aws_sigv4_test_suite_get_vanilla() -> None:
     assert signed.header("X-Amz-Date") == "20150830T123600Z"
 
 
+class _FrozenDatetime(datetime.datetime):
+    """``datetime.datetime`` whose clock reads WHEN, as old botocore reads it."""
+
+    @classmethod
+    def utcnow(cls) -> datetime.datetime:
+        return WHEN.replace(tzinfo=None)
+
+
+def _freeze_botocore_clock(monkeypatch: pytest.MonkeyPatch, auth: types.ModuleType) -> None:
+    # Newer botocore reads its clock through botocore.auth.get_current_datetime;
+    # older releases (down to our lowest bound, 1.31) call datetime.datetime.utcnow()
+    # on the module they imported. Freeze whichever this botocore reads, so the
+    # comparison runs on every botocore the matrix installs.
+    if hasattr(auth, "get_current_datetime"):
+        monkeypatch.setattr(auth, "get_current_datetime", lambda: WHEN.replace(tzinfo=None))
+    else:
+        frozen = types.SimpleNamespace(**vars(datetime))
+        frozen.datetime = _FrozenDatetime
+        monkeypatch.setattr(auth, "datetime", frozen)
+
+
 def test_same_signature_as_botocores_own_add_auth(monkeypatch: pytest.MonkeyPatch) -> None:
     import botocore.auth
     from botocore.awsrequest import AWSRequest
@@ -44,7 +66,7 @@ def test_same_signature_as_botocores_own_add_auth(monkeypatch: pytest.MonkeyPatc
     )
     ours = sign(unsigned, creds, region="us-west-2", now=WHEN)
 
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: WHEN.replace(tzinfo=None))
+    _freeze_botocore_clock(monkeypatch, botocore.auth)
     reference = AWSRequest(
         method="PUT",
         url=unsigned.url,
