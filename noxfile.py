@@ -128,6 +128,7 @@ def _dists(session: nox.Session) -> tuple[Path, Path]:
 # installed wheel, not a checkout, and each pinned dependency is the pinned version.
 _CHECK_INSTALLED = """
 import importlib.metadata, pathlib, sys, sysconfig
+from packaging.version import Version
 import sigv4_imagebuilder
 where = pathlib.Path(sigv4_imagebuilder.__file__).resolve()
 site = pathlib.Path(sysconfig.get_paths()["purelib"]).resolve()
@@ -136,7 +137,8 @@ for pin in sys.argv[1:]:
     name, _, version = pin.partition("==")
     name = name.split("[")[0]
     got = importlib.metadata.version(name)
-    assert got == version, f"{name} {got} installed, {version} pinned"
+    assert Version(got) == Version(version), f"{name} {got} installed, {version} pinned"
+    print(f"{name} {got} (pinned {version})")
 print(where.parent)
 """
 
@@ -147,7 +149,7 @@ def _run_suite_against_wheel(session: nox.Session, pins: list[str]) -> None:
     session.run("python", "-m", "pip", "list", "--disable-pip-version-check")
 
     # The suite as the sdist ships it, with the sdist's copy of the package removed.
-    tmp = Path(session.create_tmp()) / "sdist"
+    tmp = Path(session.create_tmp()).resolve() / "sdist"
     shutil.rmtree(tmp, ignore_errors=True)
     with tarfile.open(sdist) as archive:
         archive.extractall(tmp, filter="data")
@@ -155,14 +157,17 @@ def _run_suite_against_wheel(session: nox.Session, pins: list[str]) -> None:
     shutil.rmtree(source / PACKAGE)
 
     session.chdir(source)
-    installed = session.run("python", "-c", _CHECK_INSTALLED, *pins, silent=True)
-    package_dir = str(installed).strip().splitlines()[-1]
+    installed = str(session.run("python", "-c", _CHECK_INSTALLED, *pins, silent=True))
+    *versions, package_dir = installed.strip().splitlines()
+    for line in versions:
+        session.log(line)
     session.log(f"testing {PACKAGE} installed at {package_dir}")
     session.run(
         "python",
         "-m",
         "pytest",
         "-q",
+        "-rs",  # every skip says why in the log
         "-p",
         "no:cacheprovider",
         "--rootdir",
@@ -185,7 +190,7 @@ def dist(session: nox.Session) -> None:
     """
     shutil.rmtree(DIST, ignore_errors=True)
     session.install("build", "twine")
-    session.run("python", "-m", "build", "--outdir", str(DIST), str(ROOT))
+    session.run("python", "-m", "build", "--outdir", str(DIST), str(ROOT), silent=True)
     wheel, sdist = _dists(session)
     session.run("twine", "check", "--strict", str(wheel), str(sdist))
 
