@@ -1,4 +1,4 @@
-"""A small, typed, async-native client for EC2 Image Builder's CancelImageCreation.
+"""A small, typed, async-native client for EC2 Image Builder: cancel a build, read it, wait for it.
 
 Example:
     >>> import sigv4_imagebuilder as sib
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._credentials import CredentialProvider
+from ._credentials import CredentialProvider, Credentials
 from ._errors import (
     CallRateLimitExceededException,
     ClientException,
@@ -31,8 +31,21 @@ from ._errors import (
     ServiceUnavailableException,
     TransportError,
     TransportTimeoutError,
+    WaiterError,
+    WaiterFailureError,
+    WaiterTimeoutError,
 )
-from ._models import CancelImageCreationResponse, Credentials, ResponseMetadata
+from ._models import (
+    Ami,
+    CancelImageCreationResponse,
+    Container,
+    GetImageResponse,
+    Image,
+    ImageState,
+    LatestVersionReferences,
+    OutputResources,
+    ResponseMetadata,
+)
 from ._retries import RetryPolicy
 from ._version import __version__
 
@@ -40,6 +53,7 @@ if TYPE_CHECKING:
     from ._client import AsyncImageBuilderClient, ImageBuilderClient
 
 __all__ = [
+    "Ami",
     "AsyncImageBuilderClient",
     "CallRateLimitExceededException",
     "CancelImageCreationResponse",
@@ -47,15 +61,21 @@ __all__ = [
     "ConfigurationError",
     "ConnectError",
     "ConnectionClosedError",
+    "Container",
     "CredentialProvider",
     "CredentialRetrievalError",
     "Credentials",
     "ForbiddenException",
+    "GetImageResponse",
     "IdempotentParameterMismatchException",
+    "Image",
     "ImageBuilderClient",
     "ImageBuilderError",
+    "ImageState",
     "InvalidRequestException",
+    "LatestVersionReferences",
     "NoCredentialsError",
+    "OutputResources",
     "ParamValidationError",
     "ResourceInUseException",
     "ResponseMetadata",
@@ -66,6 +86,9 @@ __all__ = [
     "ServiceUnavailableException",
     "TransportError",
     "TransportTimeoutError",
+    "WaiterError",
+    "WaiterFailureError",
+    "WaiterTimeoutError",
     "__version__",
 ]
 

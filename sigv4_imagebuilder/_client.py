@@ -9,6 +9,7 @@ lives once in the core.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -16,6 +17,7 @@ from typing import Any, TypeVar, Union
 
 import httpx
 
+from ._actions import AcquireLock, Flow, Outcome, RunBlocking, Send, Sleep
 from ._config import ClientConfig, resolve_config
 from ._credentials import CredentialResolver, CredentialsArg, resolver_for
 from ._errors import (
@@ -26,19 +28,13 @@ from ._errors import (
     TransportError,
     TransportTimeoutError,
 )
-from ._flow import (
-    CallContext,
-    Flow,
-    GetCredentials,
-    Outcome,
-    RunBlocking,
-    Send,
-    Sleep,
-    cancel_image_creation_flow,
-)
+from ._flow import CallContext, call_flow
 from ._http import HttpResponse
-from ._models import CancelImageCreationResponse
+from ._models import CancelImageCreationResponse, GetImageResponse
+from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE
 from ._retries import RetryPolicy
+from ._shared_files import SharedFiles, read_shared_files
+from ._waiters import IMAGE_AVAILABLE, IMAGE_CANCELLED, OnStatus, wait_flow
 
 T = TypeVar("T")
 
@@ -89,12 +85,20 @@ def _check_timeout(timeout: object) -> httpx.Timeout | None:
     raise ParamValidationError("timeout", "must be a positive number or an httpx.Timeout", timeout)
 
 
-def _default_resolver(config: ClientConfig, env: Mapping[str, str]) -> CredentialResolver:
+def _default_resolver(
+    config: ClientConfig, env: Mapping[str, str], files: SharedFiles
+) -> CredentialResolver:
     # The chain's sources pull in subprocess, xml and ipaddress: load them only
     # for clients that rely on the chain.
-    from ._default_chain import default_resolver
+    from ._credentials._chain import default_resolver
 
-    return default_resolver(config, env)
+    return default_resolver(
+        env,
+        files,
+        profile_name=config.profile_name,
+        explicit_profile=config.explicit_profile,
+        region=config.region,
+    )
 
 
 class _BaseClient:
@@ -118,8 +122,10 @@ class _BaseClient:
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise ParamValidationError("retry_policy", "must be a RetryPolicy", retry_policy)
         self._timeout = _check_timeout(timeout)
+        files = read_shared_files(environ)  # the only file reads, once
         config = resolve_config(
             env=environ,
+            files=files,
             region=region,
             profile=profile,
             endpoint_url=endpoint_url,
@@ -127,15 +133,16 @@ class _BaseClient:
             use_dualstack_endpoint=use_dualstack_endpoint,
             max_attempts=max_attempts,
         )
+        self._credentials: CredentialResolver = resolver_for(
+            credentials,
+            lambda: _default_resolver(config, environ, files),
+        )
         self._ctx = CallContext(
             region=config.region,
             endpoint_url=config.endpoint_url,
             max_attempts=config.max_attempts,
             policy=retry_policy or RetryPolicy(),
-        )
-        self._credentials: CredentialResolver = resolver_for(
-            credentials,
-            lambda: _default_resolver(config, environ),
+            credentials=self._credentials.flow,
         )
         self._timeout_dict = self._timeout.as_dict() if self._timeout is not None else {}
         self._urls: dict[str, httpx.URL] = {}
@@ -190,7 +197,7 @@ class _BaseClient:
 
 
 class ImageBuilderClient(_BaseClient):
-    """A synchronous EC2 Image Builder client for CancelImageCreation.
+    """A synchronous EC2 Image Builder client: CancelImageCreation, GetImage and waiters.
 
     Safe to share across threads. Use it as a context manager, or call
     :meth:`close`, to release the connections it opened.
@@ -256,6 +263,7 @@ class ImageBuilderClient(_BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self._timeout or DEFAULT_TIMEOUT)
+        self._credentials_lock = threading.Lock()
 
     def cancel_image_creation(
         self, image_build_version_arn: str, *, client_token: str | None = None
@@ -282,7 +290,143 @@ class ImageBuilderClient(_BaseClient):
             ...     "arn:aws:imagebuilder:us-east-1:123456789012:image/x/1.0.0/1")
         """
         return self._run(
-            cancel_image_creation_flow(self._ctx, image_build_version_arn, client_token)
+            call_flow(
+                self._ctx,
+                CANCEL_IMAGE_CREATION,
+                {"image_build_version_arn": image_build_version_arn, "client_token": client_token},
+            )
+        )
+
+    def get_image(self, image_build_version_arn: str) -> GetImageResponse:
+        """Describe an image build version, its state included.
+
+        A read: safe to retry, and retried like any call.
+
+        Args:
+            image_build_version_arn: the image build version's ARN
+                (``.../image/name/1.0.0/3``), or a version ARN that may use
+                ``x`` wildcards (``.../image/name/1.x.x``).
+
+        Returns:
+            The image (typed fields and ``raw``), its latest version
+            references, and the exchange's metadata.
+
+        Raises:
+            ParamValidationError: a bad ARN; nothing was sent.
+            ServiceError: the service said no (``ClientException`` for an
+                unknown image, ``ForbiddenException``...).
+            TransportError: the request could not be completed on the wire.
+            ResponseParseError: a 2xx reply that could not be read, or a
+                typed field of the wrong JSON type (the message names it).
+            NoCredentialsError: no credentials were found.
+
+        Example:
+            >>> client.get_image(ARN).image.state.status  # doctest: +SKIP
+            'BUILDING'
+        """
+        return self._run(
+            call_flow(self._ctx, GET_IMAGE, {"image_build_version_arn": image_build_version_arn})
+        )
+
+    def wait_until_image_cancelled(
+        self,
+        image_build_version_arn: str,
+        *,
+        min_delay: float = IMAGE_CANCELLED.min_delay,
+        max_delay: float = IMAGE_CANCELLED.max_delay,
+        max_wait: float = IMAGE_CANCELLED.max_wait,
+        on_status: OnStatus | None = None,
+    ) -> GetImageResponse:
+        """Poll GetImage until the image is ``CANCELLED``; return that answer.
+
+        A cancel only starts the cancellation; this waits for it to finish.
+        The defaults suit how long a cancel takes (seconds to a few minutes):
+        the first poll is immediate, the next after 5 s, then exponentially
+        longer with jitter up to 30 s apart, for at most 30 minutes.
+
+        Args:
+            image_build_version_arn: the image build version's ARN.
+            min_delay: the shortest delay between polls, seconds (> 0).
+            max_delay: the longest delay between polls, seconds (>= min_delay).
+            max_wait: give up after this many seconds (> 0); no sleep runs past it.
+            on_status: called with the GetImage answer on every status change,
+                the first poll included. It runs in the caller's thread (on the
+                event loop for the async client), so keep it short; an
+                exception it raises ends the wait and propagates as is.
+
+        Returns:
+            The GetImage answer that showed ``CANCELLED``.
+
+        Raises:
+            ParamValidationError: a bad argument; nothing was sent.
+            WaiterFailureError: the image became ``AVAILABLE``, ``FAILED``,
+                ``DEPRECATED``, ``DELETED`` or ``DISABLED`` (the cancel lost the
+                race, or the image is gone); ``.status``, ``.reason``, ``.last_response``.
+            WaiterTimeoutError: ``max_wait`` passed first. Throttling and
+                transient errors are retried, and a poll that still fails does
+                not end the wait; only ``max_wait`` does.
+            ServiceError: a poll failed with a non-retryable error (such as
+                ``ForbiddenException`` or ``ClientException``), raised as is.
+
+        Example:
+            >>> client.cancel_image_creation(ARN)  # doctest: +SKIP
+            >>> client.wait_until_image_cancelled(ARN, on_status=print)  # doctest: +SKIP
+        """
+        return self._run(
+            wait_flow(
+                self._ctx,
+                IMAGE_CANCELLED,
+                image_build_version_arn,
+                min_delay=min_delay,
+                max_delay=max_delay,
+                max_wait=max_wait,
+                on_status=on_status,
+            )
+        )
+
+    def wait_until_image_available(
+        self,
+        image_build_version_arn: str,
+        *,
+        min_delay: float = IMAGE_AVAILABLE.min_delay,
+        max_delay: float = IMAGE_AVAILABLE.max_delay,
+        max_wait: float = IMAGE_AVAILABLE.max_wait,
+        on_status: OnStatus | None = None,
+    ) -> GetImageResponse:
+        """Poll GetImage until the image is ``AVAILABLE``; return that answer.
+
+        Mirrors botocore's ``ImageAvailable`` waiter: ``FAILED`` or
+        ``CANCELLED`` fail the wait, any other status polls again. Delays
+        follow the Smithy waiter rules instead of botocore's fixed 60 s:
+        from 30 s, backing off with jitter to 2 minutes, for at most 6 hours
+        (botocore's 60 s x 360 attempts).
+
+        Args:
+            image_build_version_arn: the image build version's ARN.
+            min_delay: the shortest delay between polls, seconds (> 0).
+            max_delay: the longest delay between polls, seconds (>= min_delay).
+            max_wait: give up after this many seconds (> 0).
+            on_status: as for :meth:`wait_until_image_cancelled`.
+
+        Returns:
+            The GetImage answer that showed ``AVAILABLE``.
+
+        Raises:
+            ParamValidationError: a bad argument; nothing was sent.
+            WaiterFailureError: the image became ``FAILED`` or ``CANCELLED``.
+            WaiterTimeoutError: ``max_wait`` passed first.
+            ServiceError: a poll failed with a non-retryable error, raised as is.
+        """
+        return self._run(
+            wait_flow(
+                self._ctx,
+                IMAGE_AVAILABLE,
+                image_build_version_arn,
+                min_delay=min_delay,
+                max_delay=max_delay,
+                max_wait=max_wait,
+                on_status=on_status,
+            )
         )
 
     def _run(self, flow: Flow[T]) -> T:
@@ -295,8 +439,9 @@ class ImageBuilderClient(_BaseClient):
                 result: Any
                 if isinstance(action, Send):
                     result = self._send(action)
-                elif isinstance(action, GetCredentials):
-                    result = self._credentials.get(self._run)
+                elif isinstance(action, AcquireLock):
+                    lock = self._credentials_lock
+                    result = lock if lock.acquire(blocking=action.blocking) else None
                 elif isinstance(action, Sleep):
                     time.sleep(action.seconds)
                     result = None
@@ -388,13 +533,73 @@ class AsyncImageBuilderClient(_BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self._timeout or DEFAULT_TIMEOUT)
+        self._credentials_lock = _asyncio().Lock()
 
     async def cancel_image_creation(
         self, image_build_version_arn: str, *, client_token: str | None = None
     ) -> CancelImageCreationResponse:
         """Cancel the creation of an image; see :meth:`ImageBuilderClient.cancel_image_creation`."""
         return await self._run(
-            cancel_image_creation_flow(self._ctx, image_build_version_arn, client_token)
+            call_flow(
+                self._ctx,
+                CANCEL_IMAGE_CREATION,
+                {"image_build_version_arn": image_build_version_arn, "client_token": client_token},
+            )
+        )
+
+    async def get_image(self, image_build_version_arn: str) -> GetImageResponse:
+        """Describe an image build version; see :meth:`ImageBuilderClient.get_image`."""
+        return await self._run(
+            call_flow(self._ctx, GET_IMAGE, {"image_build_version_arn": image_build_version_arn})
+        )
+
+    async def wait_until_image_cancelled(
+        self,
+        image_build_version_arn: str,
+        *,
+        min_delay: float = IMAGE_CANCELLED.min_delay,
+        max_delay: float = IMAGE_CANCELLED.max_delay,
+        max_wait: float = IMAGE_CANCELLED.max_wait,
+        on_status: OnStatus | None = None,
+    ) -> GetImageResponse:
+        """Wait for ``CANCELLED``; see :meth:`ImageBuilderClient.wait_until_image_cancelled`.
+
+        The sleeps between polls are ``asyncio.sleep``: the loop is never
+        blocked, and cancelling the task stops the wait at once and leaves the
+        client usable.
+        """
+        return await self._run(
+            wait_flow(
+                self._ctx,
+                IMAGE_CANCELLED,
+                image_build_version_arn,
+                min_delay=min_delay,
+                max_delay=max_delay,
+                max_wait=max_wait,
+                on_status=on_status,
+            )
+        )
+
+    async def wait_until_image_available(
+        self,
+        image_build_version_arn: str,
+        *,
+        min_delay: float = IMAGE_AVAILABLE.min_delay,
+        max_delay: float = IMAGE_AVAILABLE.max_delay,
+        max_wait: float = IMAGE_AVAILABLE.max_wait,
+        on_status: OnStatus | None = None,
+    ) -> GetImageResponse:
+        """Wait for ``AVAILABLE``; see :meth:`ImageBuilderClient.wait_until_image_available`."""
+        return await self._run(
+            wait_flow(
+                self._ctx,
+                IMAGE_AVAILABLE,
+                image_build_version_arn,
+                min_delay=min_delay,
+                max_delay=max_delay,
+                max_wait=max_wait,
+                on_status=on_status,
+            )
         )
 
     async def _run(self, flow: Flow[T]) -> T:
@@ -407,8 +612,13 @@ class AsyncImageBuilderClient(_BaseClient):
                 result: Any
                 if isinstance(action, Send):
                     result = await self._send(action)
-                elif isinstance(action, GetCredentials):
-                    result = await self._credentials.aget(self._run)
+                elif isinstance(action, AcquireLock):
+                    alock = self._credentials_lock
+                    if action.blocking or not alock.locked():
+                        await alock.acquire()
+                        result = alock
+                    else:
+                        result = None
                 elif isinstance(action, Sleep):
                     await _asyncio().sleep(action.seconds)
                     result = None

@@ -12,6 +12,9 @@ The tree::
     │   ├── ConnectError              could not connect
     │   ├── ConnectionClosedError     the connection dropped before a full reply
     │   └── TransportTimeoutError     connect, read, write or pool timeout
+    ├── WaiterError                   a waiter stopped without reaching its goal
+    │   ├── WaiterFailureError        the resource reached a state the goal cannot follow
+    │   └── WaiterTimeoutError        ``max_wait`` passed before the goal was reached
     └── ServiceError                  the service answered with a non-2xx status
         ├── CallRateLimitExceededException   429
         ├── ClientException                  400
@@ -29,9 +32,10 @@ chained with ``raise ... from``; none escapes a public call.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-OPERATION_NAME = "CancelImageCreation"
+if TYPE_CHECKING:
+    from ._models import GetImageResponse
 
 
 class ImageBuilderError(Exception):
@@ -136,6 +140,7 @@ class ServiceError(ImageBuilderError):
         request_id: the ``x-amzn-RequestId`` header, kept on 5xx replies too.
         headers: the reply's headers, names in lower case.
         retry_attempts: how many retries were made before giving up.
+        operation_name: the operation that failed, such as ``"GetImage"``.
 
     ``e.response`` is shaped like botocore's ``ClientError.response``, so
     code that migrates from boto3 keeps working::
@@ -153,8 +158,10 @@ class ServiceError(ImageBuilderError):
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
         retry_attempts: int = 0,
+        operation_name: str | None = None,
     ) -> None:
         self.code = code
+        self.operation_name = operation_name
         self.message = message
         self.status_code = status_code
         self.request_id = request_id
@@ -163,9 +170,11 @@ class ServiceError(ImageBuilderError):
         super().__init__(code, message)
 
     def __str__(self) -> str:
+        if self.operation_name is None:
+            return f"An error occurred ({self.code}): {self.message}"
         return (
             f"An error occurred ({self.code}) when calling the "
-            f"{OPERATION_NAME} operation: {self.message}"
+            f"{self.operation_name} operation: {self.message}"
         )
 
     def __repr__(self) -> str:
@@ -218,6 +227,83 @@ class ServiceException(ServiceError):
 
 class ServiceUnavailableException(ServiceError):
     """503: the service is unable to process the request right now."""
+
+
+class WaiterError(ImageBuilderError):
+    """A waiter stopped polling without reaching the state it waited for.
+
+    Attributes:
+        waiter_name: the waiter, such as ``"ImageCancelled"``.
+        last_response: the last GetImage answer, or ``None`` if no poll succeeded.
+    """
+
+    def __init__(
+        self, message: str, *, waiter_name: str, last_response: GetImageResponse | None
+    ) -> None:
+        self.waiter_name = waiter_name
+        self.last_response = last_response
+        super().__init__(message)
+
+
+class WaiterFailureError(WaiterError):
+    """The image reached a state from which the awaited state cannot follow.
+
+    Attributes:
+        status: the image's status, such as ``"FAILED"``.
+        reason: the service's ``state.reason``, or ``None``.
+    """
+
+    def __init__(
+        self,
+        *,
+        waiter_name: str,
+        status: str,
+        reason: str | None,
+        last_response: GetImageResponse,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        text = f"Waiter {waiter_name} failed: the image is {status}"
+        if reason:
+            text += f" ({reason})"
+        super().__init__(text, waiter_name=waiter_name, last_response=last_response)
+
+
+class WaiterTimeoutError(WaiterError):
+    """``max_wait`` passed before the awaited state was reached.
+
+    Attributes:
+        waited: seconds from the first poll to giving up.
+        attempts: how many polls were made.
+        last_error: the retryable error of the last poll, if its retries ran out.
+    """
+
+    def __init__(
+        self,
+        *,
+        waiter_name: str,
+        waited: float,
+        attempts: int,
+        last_response: GetImageResponse | None,
+        last_error: ImageBuilderError | None = None,
+    ) -> None:
+        self.waited = waited
+        self.attempts = attempts
+        self.last_error = last_error
+        status = _status_of(last_response)
+        text = (
+            f"Waiter {waiter_name} timed out after {waited:.0f} s and {attempts} "
+            f"poll{'s' if attempts != 1 else ''}; last status: {status}"
+        )
+        if last_error is not None:
+            text += f"; last error: {type(last_error).__name__}"
+        super().__init__(text, waiter_name=waiter_name, last_response=last_response)
+
+
+def _status_of(response: GetImageResponse | None) -> str:
+    if response is None or response.image is None or response.image.state is None:
+        return "unknown"
+    return response.image.state.status or "unknown"
 
 
 #: Modeled error code -> exception class. Unknown codes use ServiceError.

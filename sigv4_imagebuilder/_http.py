@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import attrs
 
 #: Request headers whose values are secret or replayable; reprs show "***".
 SENSITIVE_HEADERS = frozenset({"authorization", "x-amz-security-token"})
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def redacted(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -50,3 +53,20 @@ class HttpResponse:
     status_code: int
     headers: Mapping[str, str] = attrs.field(hash=False)
     body: bytes = b""
+
+
+def host_header(url: str) -> str:
+    """Return the ``Host`` value for ``url``: lower-case host, port only if not default.
+
+    Example:
+        >>> host_header("http://[::1]:9000/x"), host_header("https://Example.COM:443/")
+        ('[::1]:9000', 'example.com')
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    port = parts.port
+    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme):
+        host = f"{host}:{port}"
+    return host

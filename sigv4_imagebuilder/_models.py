@@ -1,64 +1,12 @@
-"""The public data types: credentials, the call's result and its metadata."""
+"""The operations' results and their metadata (credentials live in ``_credentials``)."""
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
 
 import attrs
-
-
-def _non_empty_str(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    # Raise ValueError/TypeError without echoing the value: it may be a secret.
-    if not isinstance(value, str):
-        raise TypeError(f"{attribute.name} must be a str, got {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{attribute.name} must not be empty")
-
-
-def _optional_non_empty_str(
-    instance: object, attribute: attrs.Attribute[str | None], value: object
-) -> None:
-    if value is not None:
-        _non_empty_str(instance, attribute, value)  # type: ignore[arg-type]
-
-
-@attrs.frozen(repr=False)
-class Credentials:
-    """AWS credentials used to sign requests.
-
-    The repr shows the access key id (it is not secret: it travels in every
-    signed request) and never the secret key or the session token.
-
-    Args:
-        access_key_id: the access key id, such as ``AKIA...`` or ``ASIA...``.
-        secret_access_key: the secret access key.
-        session_token: the session token of temporary credentials.
-        expiration: when temporary credentials expire (timezone-aware, UTC);
-            ``None`` for credentials that do not expire.
-
-    Example:
-        >>> Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", session_token="tok")
-        Credentials(access_key_id='AKIDEXAMPLE', secret_access_key='***', session_token='***')
-    """
-
-    access_key_id: str = attrs.field(validator=_non_empty_str)
-    secret_access_key: str = attrs.field(validator=_non_empty_str)
-    session_token: str | None = attrs.field(
-        default=None, kw_only=True, validator=_optional_non_empty_str
-    )
-    expiration: datetime.datetime | None = attrs.field(default=None, kw_only=True)
-
-    def __repr__(self) -> str:
-        token = "None" if self.session_token is None else "'***'"
-        parts = [
-            f"access_key_id={self.access_key_id!r}",
-            "secret_access_key='***'",
-            f"session_token={token}",
-        ]
-        if self.expiration is not None:
-            parts.append(f"expiration={self.expiration.isoformat()!r}")
-        return f"Credentials({', '.join(parts)})"
 
 
 @attrs.frozen(kw_only=True)
@@ -92,4 +40,135 @@ class CancelImageCreationResponse:
     request_id: str | None
     client_token: str | None
     image_build_version_arn: str | None
+    metadata: ResponseMetadata
+
+
+@attrs.frozen(kw_only=True)
+class ImageState:
+    """An image's (or AMI's) state.
+
+    Attributes:
+        status: ``PENDING``, ``CREATING``, ``BUILDING``, ``TESTING``,
+            ``DISTRIBUTING``, ``INTEGRATING``, ``AVAILABLE``, ``CANCELLED``,
+            ``FAILED``, ``DEPRECATED``, ``DELETED``, ``DISABLED``, or a value
+            added to the service later (kept as sent); ``None`` if absent.
+        reason: why the image is in this state, when the service says.
+    """
+
+    status: str | None = None
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Ami:
+    """An AMI an image build produced in one region.
+
+    Attributes:
+        region: the AWS region of the AMI.
+        image_id: the AMI id, such as ``ami-0abc...``.
+        name: the AMI's name.
+        description: the AMI's description.
+        account_id: the account that owns the AMI.
+        state: the AMI's own state.
+    """
+
+    region: str | None = None
+    image_id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    account_id: str | None = None
+    state: ImageState | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Container:
+    """Container images a build produced in one region.
+
+    Attributes:
+        region: the AWS region of the images.
+        image_uris: the registry URIs of the images.
+    """
+
+    region: str | None = None
+    image_uris: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class OutputResources:
+    """What an image build produced: AMIs or container images."""
+
+    amis: tuple[Ami, ...] = ()
+    containers: tuple[Container, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class LatestVersionReferences:
+    """ARNs of the newest versions of the image, as GetImage reports them."""
+
+    latest_version_arn: str | None = None
+    latest_major_version_arn: str | None = None
+    latest_minor_version_arn: str | None = None
+    latest_patch_version_arn: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Image:
+    """An image build version as GetImage describes it.
+
+    The typed fields are those callers usually need; ``raw`` is the ``image``
+    object exactly as received (read-only: objects are mappings, arrays are
+    tuples), so fields this release does not type, or that the service adds
+    later, are still there. A field the reply leaves out is ``None``; an
+    unknown status or enum value is kept as sent. A typed field that arrives
+    with another JSON type (a number for ``name``, a string for ``state``)
+    fails the call with ``ResponseParseError`` naming the field, rather than
+    being guessed at; fields only in ``raw`` are never checked.
+
+    Attributes:
+        arn: the image build version's ARN.
+        name: the image's name.
+        version: the semantic version with build number, such as ``1.0.0/3``.
+        type: ``AMI`` or ``DOCKER``.
+        platform: ``Windows``, ``Linux`` or ``macOS``.
+        os_version: the operating system version, such as ``Amazon Linux 2``.
+        state: the build's status and its reason.
+        date_created: the creation time, as the service's string.
+        build_type: ``USER_INITIATED``, ``SCHEDULED``, ``IMPORT`` or ``IMPORT_ISO``.
+        image_source: ``AMAZON_MANAGED``, ``AWS_MARKETPLACE``, ``IMPORTED`` or ``CUSTOM``.
+        source_pipeline_arn: the pipeline that built the image, if any.
+        output_resources: the AMIs or container images produced.
+        tags: the image's tags (read-only).
+        raw: the whole ``image`` object as received (read-only).
+    """
+
+    arn: str | None = None
+    name: str | None = None
+    version: str | None = None
+    type: str | None = None
+    platform: str | None = None
+    os_version: str | None = None
+    state: ImageState | None = None
+    date_created: str | None = None
+    build_type: str | None = None
+    image_source: str | None = None
+    source_pipeline_arn: str | None = None
+    output_resources: OutputResources | None = None
+    tags: Mapping[str, str] | None = attrs.field(default=None, hash=False)
+    raw: Mapping[str, Any] = attrs.field(factory=lambda: MappingProxyType({}), hash=False)
+
+
+@attrs.frozen(kw_only=True)
+class GetImageResponse:
+    """The result of ``get_image``.
+
+    Attributes:
+        request_id: the request id from the body.
+        image: the image, or ``None`` if the reply carried none.
+        latest_version_references: ARNs of the image's newest versions, if sent.
+        metadata: HTTP details of the exchange.
+    """
+
+    request_id: str | None
+    image: Image | None
+    latest_version_references: LatestVersionReferences | None
     metadata: ResponseMetadata

@@ -1,122 +1,117 @@
-"""The REST-JSON protocol of CancelImageCreation: validate, serialize, parse.
+"""The REST-JSON protocol, for any operation spec: validate, serialize, parse.
 
-Pure functions of plain data: no I/O, no clock, no environment. Wire names
-(``imageBuildVersionArn``) live here and nowhere else.
+Pure functions of plain data: no I/O, no clock, no environment. What differs
+between operations (method, path, members, output) comes from their
+:class:`~._operations.Operation`; the rules here are the protocol's own.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
 
+from . import _operations
 from ._errors import (
     MODELED_ERRORS,
     ParamValidationError,
     ResponseParseError,
     ServiceError,
 )
-from ._http import HttpRequest, HttpResponse
-from ._models import CancelImageCreationResponse, ResponseMetadata
+from ._http import HttpRequest, HttpResponse, host_header
+from ._models import ResponseMetadata
+from ._operations import CANCEL_IMAGE_CREATION, OPERATIONS, Operation, ShapeError
 
-#: From the service model's ``ImageBuildVersionArn`` shape.
-ARN_PATTERN = re.compile(
-    r"^arn:aws[^:]*:imagebuilder:[^:]+:(?:[0-9]{12}|aws(?:-[a-z-]+)?):"
-    r"image/[a-z0-9-_]+/[0-9]+\.[0-9]+\.[0-9]+/[0-9]+$"
-)
-#: From the service model's ``ClientToken`` shape.
-CLIENT_TOKEN_MIN = 1
-CLIENT_TOKEN_MAX = 64
+# The testing kit's stand-in imports these two from here; they live in the spec.
+ARN_PATTERN = _operations.IMAGE_BUILD_VERSION_ARN
+CLIENT_TOKEN_MAX = _operations.CLIENT_TOKEN_MAX
 
-REQUEST_PATH = "/CancelImageCreation"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+OutputT = TypeVar("OutputT")
 
 
-def validate_params(image_build_version_arn: object, client_token: object) -> None:
-    """Check the call's parameters against the service model.
+def validate_input(
+    operation: Operation[Any],
+    params: Mapping[str, object],
+    new_token: Callable[[], str] | None = None,
+) -> dict[str, str]:
+    """Check ``params`` (snake_case names) against the operation's members.
+
+    An omitted idempotency token is filled with ``new_token()`` first.
+
+    Returns:
+        The values to send, by member name; optional members left out are absent.
 
     Raises:
-        ParamValidationError: a parameter is missing, of the wrong type,
-            breaks the ARN pattern or the token's length limits.
+        ParamValidationError: an unknown parameter, or a member breaks a rule
+            of the service model.
 
     Example:
-        >>> validate_params(
-        ...     "arn:aws:imagebuilder:us-east-1:123456789012:image/x/1.0.0/1", "t")
-        >>> validate_params("nope", "t")
+        >>> from sigv4_imagebuilder._operations import GET_IMAGE
+        >>> validate_input(GET_IMAGE, {"image_build_version_arn": "nope"})
         Traceback (most recent call last):
         ...
         sigv4_imagebuilder._errors.ParamValidationError: Invalid parameter ...: must match ...
     """
-    if not isinstance(image_build_version_arn, str):
-        raise ParamValidationError(
-            "image_build_version_arn",
-            f"must be a str, not {type(image_build_version_arn).__name__}",
-            image_build_version_arn,
-        )
-    # re's $ accepts a trailing newline; fullmatch does not.
-    if ARN_PATTERN.fullmatch(image_build_version_arn) is None:
-        raise ParamValidationError(
-            "image_build_version_arn",
-            f"must match {ARN_PATTERN.pattern}",
-            image_build_version_arn,
-        )
-    if not isinstance(client_token, str):
-        raise ParamValidationError(
-            "client_token",
-            f"must be a str, not {type(client_token).__name__}",
-            client_token,
-        )
-    if not CLIENT_TOKEN_MIN <= len(client_token) <= CLIENT_TOKEN_MAX:
-        raise ParamValidationError(
-            "client_token",
-            f"length must be between {CLIENT_TOKEN_MIN} and {CLIENT_TOKEN_MAX} "
-            f"characters, got {len(client_token)}",
-            client_token,
-        )
+    names = {member.name for member in operation.members}
+    for name in params:
+        if name not in names:
+            raise ParamValidationError(name, f"is not a parameter of {operation.name}", name)
+    values: dict[str, str] = {}
+    for member in operation.members:
+        value = params.get(member.name)
+        if value is None and member.idempotency_token and new_token is not None:
+            value = new_token()
+        member.validate(value)
+        if isinstance(value, str):
+            values[member.name] = value
+    return values
 
 
-def serialize_body(image_build_version_arn: str, client_token: str) -> bytes:
-    """Return the JSON body: exactly ``imageBuildVersionArn`` and ``clientToken``."""
-    return json.dumps(
-        {"imageBuildVersionArn": image_build_version_arn, "clientToken": client_token},
-        separators=(",", ":"),
-    ).encode()
+def _quote(value: str) -> str:
+    # As botocore's rest-json serializer: everything but unreserved characters
+    # is percent-encoded, ':' and '/' included. SigV4 signs this exact string.
+    return quote(value, safe="-_.~")
 
 
-def host_header(url: str) -> str:
-    """Return the ``Host`` value for ``url``: lower-case host, port only if not default."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    port = parts.port
-    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme):
-        host = f"{host}:{port}"
-    return host
+def serialize_request(
+    operation: Operation[Any], endpoint_url: str, values: Mapping[str, str]
+) -> HttpRequest:
+    """Build the unsigned request for validated ``values``.
 
-
-def build_request(endpoint_url: str, body: bytes) -> HttpRequest:
-    """Build the unsigned ``PUT /CancelImageCreation`` request.
-
-    The headers are the ones SigV4 signs (``host``, ``content-type``); the
-    signer adds ``x-amz-date`` and the token, the client adds unsigned ones.
+    Body members form a compact JSON object in member order, sent with
+    ``Content-Type: application/json``; query members are percent-encoded
+    into the query string. An operation with no body members sends no body
+    and no ``Content-Type``. The headers are those SigV4 signs; the signer
+    adds ``X-Amz-Date`` and the token, the flow adds unsigned ones.
 
     Example:
-        >>> r = build_request("https://imagebuilder.us-east-1.amazonaws.com", b"{}")
-        >>> r.method, r.url
-        ('PUT', 'https://imagebuilder.us-east-1.amazonaws.com/CancelImageCreation')
-        >>> r.headers
-        (('Host', 'imagebuilder.us-east-1.amazonaws.com'), ('Content-Type', 'application/json'))
+        >>> from sigv4_imagebuilder._operations import GET_IMAGE
+        >>> r = serialize_request(GET_IMAGE, "https://ib.example",
+        ...     {"image_build_version_arn": "arn:aws:imagebuilder:us-east-1:aws:image/x/1.x.x"})
+        >>> r.method, r.body, r.headers
+        ('GET', b'', (('Host', 'ib.example'),))
+        >>> r.url.split("?")[1]
+        'imageBuildVersionArn=arn%3Aaws%3Aimagebuilder%3Aus-east-1%3Aaws%3Aimage%2Fx%2F1.x.x'
     """
-    url = endpoint_url.rstrip("/") + REQUEST_PATH
-    return HttpRequest(
-        method="PUT",
-        url=url,
-        headers=(("Host", host_header(url)), ("Content-Type", "application/json")),
-        body=body,
-    )
+    url = endpoint_url.rstrip("/") + operation.path
+    query = [
+        f"{_quote(m.wire)}={_quote(values[m.name])}"
+        for m in operation.members
+        if m.location == "query" and m.name in values
+    ]
+    if query:
+        url += "?" + "&".join(query)
+    headers: tuple[tuple[str, str], ...] = (("Host", host_header(url)),)
+    body = b""
+    body_members = [m for m in operation.members if m.location == "body"]
+    if body_members:
+        body = json.dumps(
+            {m.wire: values[m.name] for m in body_members if m.name in values},
+            separators=(",", ":"),
+        ).encode()
+        headers += (("Content-Type", "application/json"),)
+    return HttpRequest(method=operation.method, url=url, headers=headers, body=body)
 
 
 def _load_json(body: bytes) -> Any:
@@ -124,50 +119,42 @@ def _load_json(body: bytes) -> Any:
         return None
     try:
         return json.loads(body)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+    # JSONDecodeError and UnicodeDecodeError are ValueErrors; absurd nesting
+    # is a RecursionError.
+    except (ValueError, RecursionError):
         return None
 
 
-def parse_success(response: HttpResponse, retry_attempts: int = 0) -> CancelImageCreationResponse:
-    """Turn a 2xx reply into a CancelImageCreationResponse.
+def parse_success(
+    operation: Operation[OutputT], response: HttpResponse, retry_attempts: int = 0
+) -> OutputT:
+    """Turn a 2xx reply into the operation's output.
+
+    Unknown fields are ignored (GetImage keeps them in ``Image.raw``); a
+    missing field is ``None``.
 
     Raises:
-        ResponseParseError: the body is not a JSON object, or a field has the wrong type.
+        ResponseParseError: the body is not a JSON object, or a field the
+            model types has another type.
     """
     request_id = response.headers.get("x-amzn-requestid")
     data = _load_json(response.body)
-    if not isinstance(data, dict):
-        raise ResponseParseError(
-            "expected a JSON object",
-            status_code=response.status_code,
-            body=response.body,
-            request_id=request_id,
-        )
-    fields: dict[str, str | None] = {}
-    for wire, name in (
-        ("requestId", "request_id"),
-        ("clientToken", "client_token"),
-        ("imageBuildVersionArn", "image_build_version_arn"),
-    ):
-        value = data.get(wire)
-        if value is not None and not isinstance(value, str):
-            raise ResponseParseError(
-                f"field {wire} should be a string, got {type(value).__name__}",
-                status_code=response.status_code,
-                body=response.body,
-                request_id=request_id,
-            )
-        fields[name] = value
-    return CancelImageCreationResponse(
-        request_id=fields["request_id"],
-        client_token=fields["client_token"],
-        image_build_version_arn=fields["image_build_version_arn"],
-        metadata=ResponseMetadata(
+    reason = "expected a JSON object"
+    if isinstance(data, dict):
+        metadata = ResponseMetadata(
             request_id=request_id,
             http_status_code=response.status_code,
             http_headers=dict(response.headers),
             retry_attempts=retry_attempts,
-        ),
+        )
+        try:
+            return operation.output(data, metadata)
+        except ShapeError as exc:
+            reason = str(exc)
+        except RecursionError:
+            reason = "the JSON object is nested too deeply"
+    raise ResponseParseError(
+        reason, status_code=response.status_code, body=response.body, request_id=request_id
     )
 
 
@@ -185,20 +172,25 @@ def _str_field(data: Mapping[str, Any], *names: str) -> str | None:
     return None
 
 
-def parse_error(response: HttpResponse, retry_attempts: int = 0) -> ServiceError:
+def parse_error(operation: Operation[Any], response: HttpResponse) -> ServiceError:
     """Turn a non-2xx reply into the matching ServiceError (returned, not raised).
 
     The code comes from ``x-amzn-ErrorType``, then the body's ``code``/``Code``,
     then ``__type``; anything after ``:`` and before the last ``#`` is dropped.
     With no code at all (a proxy's HTML page, an empty body) the status is the
-    code, as botocore does. Never fails on a strange body.
+    code, as botocore does. Never fails on a strange body. Its
+    ``retry_attempts`` is 0: the retry state stamps the count when it gives up.
 
     Example:
-        >>> e = parse_error(HttpResponse(status_code=429, headers={
+        >>> from sigv4_imagebuilder._operations import GET_IMAGE
+        >>> e = parse_error(GET_IMAGE, HttpResponse(status_code=429, headers={
         ...     "x-amzn-errortype": "CallRateLimitExceededException:http://internal.amazon.com/x"},
         ...     body=b'{"message":"slow down"}'))
         >>> type(e).__name__, e.code, e.message
         ('CallRateLimitExceededException', 'CallRateLimitExceededException', 'slow down')
+        >>> str(e)
+        'An error occurred (CallRateLimitExceededException) when calling the GetImage ...'
+
     """
     data = _load_json(response.body)
     if not isinstance(data, dict):
@@ -218,22 +210,41 @@ def parse_error(response: HttpResponse, retry_attempts: int = 0) -> ServiceError
         status_code=response.status_code,
         request_id=response.headers.get("x-amzn-requestid"),
         headers=response.headers,
-        retry_attempts=retry_attempts,
+        operation_name=operation.name,
     )
 
 
-def parse_response(response: HttpResponse, retry_attempts: int = 0) -> CancelImageCreationResponse:
+def parse_response(
+    operation: Operation[OutputT], response: HttpResponse, retry_attempts: int = 0
+) -> OutputT:
     """Return the result of a 2xx reply, or raise the error a non-2xx reply carries."""
     if 200 <= response.status_code < 300:
-        return parse_success(response, retry_attempts)
-    raise parse_error(response, retry_attempts)
+        return parse_success(operation, response, retry_attempts)
+    raise parse_error(operation, response)
 
 
-def response_to_wire(response: CancelImageCreationResponse) -> dict[str, str]:
-    """Return the result as the service spells it (camelCase), omitting absent fields."""
-    wire = {
-        "requestId": response.request_id,
-        "clientToken": response.client_token,
-        "imageBuildVersionArn": response.image_build_version_arn,
-    }
-    return {k: v for k, v in wire.items() if v is not None}
+def response_to_wire(response: object) -> dict[str, Any]:
+    """Return an operation's result as the service spells it (camelCase), absent fields omitted.
+
+    Raises:
+        TypeError: ``response`` is not the result of a known operation.
+    """
+    for operation in OPERATIONS.values():
+        if isinstance(response, operation.output_type):
+            return operation.to_wire(response)
+    raise TypeError(f"not an operation's result: {type(response).__name__}")
+
+
+def serialize_body(image_build_version_arn: str, client_token: str) -> bytes:
+    """CancelImageCreation's JSON body (kept for the benchmarks; build through the spec)."""
+    return serialize_request(
+        CANCEL_IMAGE_CREATION,
+        "http://unused",
+        {"image_build_version_arn": image_build_version_arn, "client_token": client_token},
+    ).body
+
+
+def build_request(endpoint_url: str, body: bytes) -> HttpRequest:
+    """CancelImageCreation's unsigned request around ``body`` (kept for the benchmarks)."""
+    request = serialize_request(CANCEL_IMAGE_CREATION, endpoint_url, {})
+    return HttpRequest(method=request.method, url=request.url, headers=request.headers, body=body)

@@ -1,12 +1,14 @@
-"""Retry policy: which failures are retried, how long to wait, and the retry budget.
+"""Retries: which failures are retried, how long to wait, the retry budget,
+and one call's retry bookkeeping.
 
-Nothing here sleeps or reads a clock: the policy computes decisions and
-delays, and only the I/O drivers sleep.
+Nothing here sleeps or reads a clock on its own: the policy computes delays,
+the retry state decides, and only the I/O drivers sleep.
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
@@ -46,6 +48,8 @@ _SKEW_CODES = frozenset({"RequestTimeTooSkewed", "RequestExpired", "RequestInThe
 RETRY_COST = 5
 TIMEOUT_RETRY_COST = 10
 NO_RETRY_INCREMENT = 1
+
+logger = logging.getLogger("sigv4_imagebuilder")
 
 
 def classify(error: ImageBuilderError) -> str | None:
@@ -179,3 +183,102 @@ class RetryQuota:
         """Credit a successful call: refund ``spent``, or add 1 when it was 0."""
         with self._lock:
             self._available = min(self.capacity, self._available + (spent or NO_RETRY_INCREMENT))
+
+
+class ClockSkew:
+    """The offset between the service's clock and ours, shared by a client's calls."""
+
+    def __init__(self) -> None:
+        self.offset = datetime.timedelta(0)
+
+
+class RetryState:
+    """One call's retry bookkeeping, in the spirit of smithy-python's retry strategy.
+
+    The call loop sends, then asks :meth:`decide` what to do about a failure
+    and sleeps as told; this object counts attempts, corrects clock skew once
+    (outside ``max_attempts`` and the budget), takes budget tokens for retries
+    and refunds them on :meth:`succeeded`. It stamps ``retry_attempts`` on
+    every error it gives up on, so all errors get their count the same way.
+
+    Args:
+        max_attempts: attempts per call, the first included.
+        policy: how long to wait before each retry.
+        quota: the client's retry budget.
+        skew: the client's clock offset, corrected here.
+        clock: our uncorrected clock (UTC).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_attempts: int,
+        policy: RetryPolicy,
+        quota: RetryQuota,
+        skew: ClockSkew,
+        clock: Callable[[], datetime.datetime],
+    ) -> None:
+        self.max_attempts = max_attempts
+        self._policy = policy
+        self._quota = quota
+        self._skew = skew
+        self._clock = clock
+        self._attempt = 0  # counted against max_attempts
+        self.sends = 0  # every request sent, a clock-skew retry included
+        self._spent = 0  # tokens this call took from the budget
+        self._skew_corrected = False
+
+    @property
+    def retries(self) -> int:
+        """Retries made so far (the requests sent after the first)."""
+        return max(self.sends - 1, 0)
+
+    def start_attempt(self) -> int:
+        """Count a request about to be sent; return its 1-based number."""
+        self._attempt += 1
+        self.sends += 1
+        return self.sends
+
+    def succeeded(self) -> None:
+        """Credit the budget for a call that succeeded."""
+        self._quota.release(self._spent)
+
+    def decide(self, error: ImageBuilderError, headers: Mapping[str, str]) -> float | None:
+        """Say what to do after ``error``: seconds to wait before retrying, or
+        ``None`` to raise it (with ``retry_attempts`` set).
+
+        Args:
+            error: the failure of the last attempt.
+            headers: the reply's headers (``{}`` when there was no reply).
+        """
+        error.retry_attempts = self.retries
+        if not self._skew_corrected and is_clock_skew_error(error):
+            server_now = server_time(headers)
+            if server_now is not None:
+                self._skew_corrected = True
+                self._skew.offset = server_now - self._clock()
+                self._attempt -= 1  # outside max_attempts and the budget
+                logger.debug(
+                    "retrying: clock skew (%s); correcting our clock by %.0fs",
+                    _describe(error), self._skew.offset.total_seconds(),
+                )  # fmt: skip
+                return 0.0
+        reason = classify(error)
+        if reason is None:
+            return None
+        if self._attempt >= self.max_attempts:
+            logger.debug("not retrying %s: %d attempts made", reason, self._attempt)
+            return None
+        cost = self._quota.acquire(reason)
+        if not cost:
+            logger.debug("not retrying %s: retry budget exhausted", reason)
+            return None
+        self._spent += cost
+        delay = self._policy.delay(self._attempt, reason, headers)
+        logger.debug("retrying: %s (%s); sleeping %.3fs", reason, _describe(error), delay)
+        return delay
+
+
+def _describe(error: ImageBuilderError) -> str:
+    code = getattr(error, "code", None)
+    return code if isinstance(code, str) else type(error).__name__

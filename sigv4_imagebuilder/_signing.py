@@ -3,7 +3,13 @@
 botocore is used for signing only. Its ``add_auth`` reads the wall clock
 itself; we run the same steps with a timestamp the caller gives, so clock-skew
 correction and tests need no patching of botocore globals. The signing key is
-derived once per (secret, date, region, service) instead of on every request.
+derived once per (secret, date, region, service) instead of on every request,
+and cached under a SHA-256 digest of the secret, never the secret itself.
+
+Every use of botocore's private API (the overridden ``headers_to_sign`` and
+``signature``, and ``_modify_request_before_signing``, ``_sign``,
+``_inject_signature_to_request``) is in :func:`_signer_class` and
+:func:`_run_signer`; all of them exist unchanged from botocore 1.31 on.
 """
 
 from __future__ import annotations
@@ -15,17 +21,19 @@ import threading
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._http import HttpRequest
-from ._models import Credentials
 
 if TYPE_CHECKING:
     from botocore.auth import SigV4Auth
 
+    from ._credentials import Credentials
+
 SIGV4_TIMESTAMP = "%Y%m%dT%H%M%SZ"
 
-_signer_class: type[SigV4Auth] | None = None
+_signer: type[SigV4Auth] | None = None
 _class_lock = threading.Lock()
 _KEY_CACHE_SIZE = 32
-_key_cache: dict[tuple[str, str, str, str], bytes] = {}
+#: (SHA-256 of the secret, date, region, service) -> signing key.
+_key_cache: dict[tuple[bytes, str, str, str], bytes] = {}
 
 
 class _BotocoreCredentials(NamedTuple):
@@ -60,8 +68,12 @@ class _SigningRequest:
 
 
 def signing_key(secret: str, datestamp: str, region: str, service: str) -> bytes:
-    """Return the SigV4 signing key, derived once per (secret, date, region, service)."""
-    cache_key = (secret, datestamp, region, service)
+    """Return the SigV4 signing key, derived once per (secret, date, region, service).
+
+    The cache is keyed by a digest of the secret, so no plaintext secret
+    outlives the credentials that carried it.
+    """
+    cache_key = (hashlib.sha256(secret.encode()).digest(), datestamp, region, service)
     key = _key_cache.get(cache_key)
     if key is None:
         key = hmac.new(f"AWS4{secret}".encode(), datestamp.encode(), hashlib.sha256).digest()
@@ -73,13 +85,13 @@ def signing_key(secret: str, datestamp: str, region: str, service: str) -> bytes
     return key
 
 
-def _get_signer_class() -> type[SigV4Auth]:
+def _signer_class() -> type[SigV4Auth]:
     # botocore.auth costs ~100 ms to import; pay it when the first request is
     # signed, not when sigv4_imagebuilder is imported.
-    global _signer_class
-    if _signer_class is None:
+    global _signer
+    if _signer is None:
         with _class_lock:
-            if _signer_class is None:
+            if _signer is None:
                 from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth
 
                 blacklist = frozenset(SIGNED_HEADERS_BLACKLIST)
@@ -110,8 +122,18 @@ def _get_signer_class() -> type[SigV4Auth]:
                         )
                         return str(self._sign(key, string_to_sign, hex=True))
 
-                _signer_class = CachedKeySigV4Auth
-    return _signer_class
+                _signer = CachedKeySigV4Auth
+    return _signer
+
+
+def _run_signer(signer: SigV4Auth, req: _SigningRequest) -> None:
+    # The same steps as SigV4Auth.add_auth (botocore 1.31 to today), minus its
+    # call to the wall clock: the timestamp is already in req.context.
+    signer._modify_request_before_signing(req)  # adds X-Amz-Date, the token
+    canonical_request = signer.canonical_request(req)
+    string_to_sign = signer.string_to_sign(req, canonical_request)
+    signature = signer.signature(string_to_sign, req)
+    signer._inject_signature_to_request(req, signature)  # sets Authorization
 
 
 def sign(
@@ -138,7 +160,7 @@ def sign(
     """
     if now.tzinfo is not None:
         now = now.astimezone(datetime.timezone.utc)
-    signer = _get_signer_class()(
+    signer = _signer_class()(
         _BotocoreCredentials(
             credentials.access_key_id,
             credentials.secret_access_key,
@@ -152,12 +174,7 @@ def sign(
     req.context["timestamp"] = (
         f"{now.year:04d}{now.month:02d}{now.day:02d}T{now.hour:02d}{now.minute:02d}{now.second:02d}Z"
     )
-    # The same steps as SigV4Auth.add_auth, minus its call to the wall clock.
-    signer._modify_request_before_signing(req)
-    canonical_request = signer.canonical_request(req)
-    string_to_sign = signer.string_to_sign(req, canonical_request)
-    signature = signer.signature(string_to_sign, req)
-    signer._inject_signature_to_request(req, signature)
+    _run_signer(signer, req)
     return HttpRequest(
         method=request.method,
         url=request.url,

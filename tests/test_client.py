@@ -251,7 +251,9 @@ def test_provider_and_callable_credentials(respx_mock: respx.MockRouter) -> None
     assert "Credential=AKIDPROVIDER/" in route.calls[0].request.headers["authorization"]
     assert "Credential=AKIDLAMBDA/" in route.calls[1].request.headers["authorization"]
     bad = sib.ImageBuilderClient(region="us-east-1", credentials=lambda: ("AKID", "s"))  # type: ignore[arg-type,return-value]
-    with pytest.raises(sib.NoCredentialsError, match=r"expected sigv4_imagebuilder\.Credentials"):
+    with pytest.raises(
+        sib.CredentialRetrievalError, match=r"broke its contract.*expected sigv4_imagebuilder\."
+    ):
         bad.cancel_image_creation(ARN)
 
 

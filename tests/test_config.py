@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import sigv4_imagebuilder as sib
-from sigv4_imagebuilder._config import parse_ini, resolve_config
+from sigv4_imagebuilder._config import ClientConfig, resolve_config
+from sigv4_imagebuilder._shared_files import parse_ini, profile_keys, read_shared_files
+
+
+def resolve(env: dict[str, str], **kwargs: Any) -> ClientConfig:
+    """resolve_config over the files env points at, read once as the clients do."""
+    return resolve_config(env=env, files=read_shared_files(env), **kwargs)
 
 
 def write(tmp_path: Path, config: str = "", credentials: str = "") -> dict[str, str]:
@@ -51,41 +58,35 @@ sts =
 
 def test_region_precedence(tmp_path: Path) -> None:
     env = write(tmp_path, CONFIG)
-    assert resolve_config(env=env).region == "eu-central-1"
-    assert resolve_config(env={**env, "AWS_DEFAULT_REGION": "us-west-1"}).region == "us-west-1"
+    assert resolve(env).region == "eu-central-1"
+    assert resolve({**env, "AWS_DEFAULT_REGION": "us-west-1"}).region == "us-west-1"
     assert (
-        resolve_config(
-            env={**env, "AWS_DEFAULT_REGION": "us-west-1", "AWS_REGION": "us-west-2"}
-        ).region
+        resolve({**env, "AWS_DEFAULT_REGION": "us-west-1", "AWS_REGION": "us-west-2"}).region
         == "us-west-2"
     )
-    assert (
-        resolve_config(env={**env, "AWS_REGION": "us-west-2"}, region="sa-east-1").region
-        == "sa-east-1"
-    )
+    assert resolve({**env, "AWS_REGION": "us-west-2"}, region="sa-east-1").region == "sa-east-1"
 
 
 def test_profile_precedence(tmp_path: Path) -> None:
     env = write(tmp_path, CONFIG)
-    assert resolve_config(env=env).profile_name == "default"
-    assert resolve_config(env={**env, "AWS_DEFAULT_PROFILE": "ep"}).profile_name == "ep"
+    assert resolve(env).profile_name == "default"
+    assert resolve({**env, "AWS_DEFAULT_PROFILE": "ep"}).profile_name == "ep"
     assert (
-        resolve_config(env={**env, "AWS_DEFAULT_PROFILE": "ep", "AWS_PROFILE": "dual"}).profile_name
-        == "dual"
+        resolve({**env, "AWS_DEFAULT_PROFILE": "ep", "AWS_PROFILE": "dual"}).profile_name == "dual"
     )
-    chosen = resolve_config(env={**env, "AWS_PROFILE": "dual"}, profile="ep")
+    chosen = resolve({**env, "AWS_PROFILE": "dual"}, profile="ep")
     assert (chosen.profile_name, chosen.explicit_profile) == ("ep", True)
-    assert resolve_config(env={**env, "AWS_PROFILE": "ep"}).explicit_profile is False
+    assert resolve({**env, "AWS_PROFILE": "ep"}).explicit_profile is False
 
 
 def test_endpoint_precedence(tmp_path: Path) -> None:
     env = write(tmp_path, CONFIG)
     ep = {**env, "AWS_PROFILE": "ep"}
-    assert resolve_config(env=ep).endpoint_url == "http://127.0.0.1:1111"
+    assert resolve(ep).endpoint_url == "http://127.0.0.1:1111"
     dev = {**env, "AWS_PROFILE": "dev", "AWS_USE_FIPS_ENDPOINT": "false"}
-    assert resolve_config(env=dev).endpoint_url == "http://127.0.0.1:2222"
+    assert resolve(dev).endpoint_url == "http://127.0.0.1:2222"
     assert (
-        resolve_config(env={**dev, "AWS_ENDPOINT_URL": "http://127.0.0.1:4444"}).endpoint_url
+        resolve({**dev, "AWS_ENDPOINT_URL": "http://127.0.0.1:4444"}).endpoint_url
         == "http://127.0.0.1:4444"
     )
     both = {
@@ -93,18 +94,14 @@ def test_endpoint_precedence(tmp_path: Path) -> None:
         "AWS_ENDPOINT_URL": "http://127.0.0.1:4444",
         "AWS_ENDPOINT_URL_IMAGEBUILDER": "http://127.0.0.1:5555",
     }
-    assert resolve_config(env=both).endpoint_url == "http://127.0.0.1:5555"
+    assert resolve(both).endpoint_url == "http://127.0.0.1:5555"
     assert (
-        resolve_config(env=both, endpoint_url="http://127.0.0.1:6666").endpoint_url
-        == "http://127.0.0.1:6666"
+        resolve(both, endpoint_url="http://127.0.0.1:6666").endpoint_url == "http://127.0.0.1:6666"
     )
     ignored = {**both, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}
+    assert resolve(ignored).endpoint_url == "https://imagebuilder.ap-southeast-2.amazonaws.com"
     assert (
-        resolve_config(env=ignored).endpoint_url
-        == "https://imagebuilder.ap-southeast-2.amazonaws.com"
-    )
-    assert (
-        resolve_config(env=ignored, endpoint_url="http://127.0.0.1:6666").endpoint_url
+        resolve(ignored, endpoint_url="http://127.0.0.1:6666").endpoint_url
         == "http://127.0.0.1:6666"
     )
 
@@ -112,48 +109,43 @@ def test_endpoint_precedence(tmp_path: Path) -> None:
 def test_fips_and_dualstack_precedence(tmp_path: Path) -> None:
     env = write(tmp_path, CONFIG)
     dev = {**env, "AWS_PROFILE": "dev", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}
+    assert resolve(dev).endpoint_url == "https://imagebuilder-fips.ap-southeast-2.amazonaws.com"
     assert (
-        resolve_config(env=dev).endpoint_url
-        == "https://imagebuilder-fips.ap-southeast-2.amazonaws.com"
-    )
-    assert (
-        resolve_config(env={**dev, "AWS_USE_FIPS_ENDPOINT": "false"}).endpoint_url
+        resolve({**dev, "AWS_USE_FIPS_ENDPOINT": "false"}).endpoint_url
         == "https://imagebuilder.ap-southeast-2.amazonaws.com"
     )
     assert (
-        resolve_config(
-            env={**dev, "AWS_USE_FIPS_ENDPOINT": "true"}, use_fips_endpoint=False
-        ).endpoint_url
+        resolve({**dev, "AWS_USE_FIPS_ENDPOINT": "true"}, use_fips_endpoint=False).endpoint_url
         == "https://imagebuilder.ap-southeast-2.amazonaws.com"
     )
     dual = {**env, "AWS_PROFILE": "dual"}
-    assert resolve_config(env=dual).endpoint_url == "https://imagebuilder.us-east-1.api.aws"
+    assert resolve(dual).endpoint_url == "https://imagebuilder.us-east-1.api.aws"
     assert (
-        resolve_config(env={**dual, "AWS_USE_DUALSTACK_ENDPOINT": "false"}).endpoint_url
+        resolve({**dual, "AWS_USE_DUALSTACK_ENDPOINT": "false"}).endpoint_url
         == "https://imagebuilder.us-east-1.amazonaws.com"
     )
     with pytest.raises(
         sib.ConfigurationError, match="AWS_USE_FIPS_ENDPOINT must be 'true' or 'false'"
     ):
-        resolve_config(env={**env, "AWS_USE_FIPS_ENDPOINT": "yes"})
+        resolve({**env, "AWS_USE_FIPS_ENDPOINT": "yes"})
 
 
 def test_max_attempts_precedence_and_errors(tmp_path: Path) -> None:
     env = write(tmp_path, CONFIG)
-    assert resolve_config(env=env).max_attempts == 5
-    assert resolve_config(env={**env, "AWS_MAX_ATTEMPTS": "2"}).max_attempts == 2
-    assert resolve_config(env={**env, "AWS_MAX_ATTEMPTS": "2"}, max_attempts=7).max_attempts == 7
-    assert resolve_config(env={**env, "AWS_PROFILE": "ep"}).max_attempts == 3
+    assert resolve(env).max_attempts == 5
+    assert resolve({**env, "AWS_MAX_ATTEMPTS": "2"}).max_attempts == 2
+    assert resolve({**env, "AWS_MAX_ATTEMPTS": "2"}, max_attempts=7).max_attempts == 7
+    assert resolve({**env, "AWS_PROFILE": "ep"}).max_attempts == 3
     with pytest.raises(
         sib.ConfigurationError, match="AWS_MAX_ATTEMPTS must be a whole number, got 'three'"
     ):
-        resolve_config(env={**env, "AWS_MAX_ATTEMPTS": "three"})
+        resolve({**env, "AWS_MAX_ATTEMPTS": "three"})
     with pytest.raises(sib.ConfigurationError, match="AWS_MAX_ATTEMPTS must be at least 1"):
-        resolve_config(env={**env, "AWS_MAX_ATTEMPTS": "0"})
+        resolve({**env, "AWS_MAX_ATTEMPTS": "0"})
     with pytest.raises(
         sib.ConfigurationError, match=r"max_attempts in profile badattempts in .*config"
     ):
-        resolve_config(env={**env, "AWS_PROFILE": "badattempts"})
+        resolve({**env, "AWS_PROFILE": "badattempts"})
 
 
 def test_named_profile_not_found(tmp_path: Path) -> None:
@@ -161,51 +153,47 @@ def test_named_profile_not_found(tmp_path: Path) -> None:
     with pytest.raises(
         sib.ConfigurationError, match=r"The config profile \(nope\) could not be found"
     ):
-        resolve_config(env=env, profile="nope")
+        resolve(env, profile="nope")
     with pytest.raises(sib.ConfigurationError, match="nope"):
-        resolve_config(env={**env, "AWS_PROFILE": "nope"})
+        resolve({**env, "AWS_PROFILE": "nope"})
     # A profile that exists only in the credentials file is fine.
     env = write(tmp_path, CONFIG, "[ci]\naws_access_key_id = A\naws_secret_access_key = B\n")
-    assert (
-        resolve_config(env={**env, "AWS_REGION": "us-east-1"}, profile="ci").profile_credentials[
-            "aws_access_key_id"
-        ]
-        == "A"
-    )
+    assert resolve({**env, "AWS_REGION": "us-east-1"}, profile="ci").profile_name == "ci"
+    assert profile_keys(read_shared_files(env), "ci")[1]["aws_access_key_id"] == "A"
 
 
 def test_malformed_file_names_file_and_line(tmp_path: Path) -> None:
     env = write(tmp_path, "[default]\nregion = us-east-1\nthis line is junk\n")
     with pytest.raises(sib.ConfigurationError, match=r"config.*line 3"):
-        resolve_config(env=env)
+        resolve(env)
     env = write(tmp_path, "aws_secret_access_key = s3cr3t\n")
     with pytest.raises(sib.ConfigurationError, match="line 1: a key = value before any") as info:
-        resolve_config(env=env)
+        resolve(env)
     assert "s3cr3t" not in str(info.value)
 
 
 def test_missing_services_section_and_missing_files(tmp_path: Path) -> None:
     env = write(tmp_path, "[default]\nregion = us-east-1\nservices = gone\n")
     with pytest.raises(sib.ConfigurationError, match="services section 'gone'"):
-        resolve_config(env=env)
+        resolve(env)
     no_files = {
         "AWS_CONFIG_FILE": str(tmp_path / "absent"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "absent2"),
     }
     with pytest.raises(sib.ConfigurationError, match="missing region"):
-        resolve_config(env=no_files)
+        resolve(no_files)
 
 
 def test_home_directory_default(tmp_path: Path) -> None:
     (tmp_path / ".aws").mkdir()
     (tmp_path / ".aws" / "config").write_text("[default]\nregion = eu-north-1\n")
-    assert resolve_config(env={"HOME": str(tmp_path)}).region == "eu-north-1"
+    assert resolve({"HOME": str(tmp_path)}).region == "eu-north-1"
 
 
 def test_parse_nested_sections() -> None:
     sections = parse_ini(CONFIG, "config")
     assert sections["services local"]["imagebuilder"] == {"endpoint_url": "http://127.0.0.1:2222"}
-    with pytest.raises(sib.ConfigurationError, match="nested line"):
+    with pytest.raises(sib.ConfigurationError, match="line 3: an indented line under imagebuilder"):
         parse_ini("[services x]\nimagebuilder =\n  junk\n", "config")
 
 
@@ -227,7 +215,8 @@ def test_resolved_config_reprs_hide_profile_secrets(tmp_path: Path) -> None:
         "[default]\nregion = us-east-1\naws_secret_access_key = cfg-s3cret\n",
         "[default]\naws_access_key_id = A\naws_secret_access_key = file-s3cret\n",
     )
-    config = resolve_config(env=env)
-    assert config.profile_credentials["aws_secret_access_key"] == "file-s3cret"
-    text = repr(config) + repr(config.files)
+    files = read_shared_files(env)
+    config = resolve_config(env=env, files=files)
+    assert profile_keys(files, "default")[1]["aws_secret_access_key"] == "file-s3cret"
+    text = repr(config) + repr(files)
     assert "s3cret" not in text and "us-east-1" in text

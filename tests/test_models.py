@@ -13,6 +13,7 @@ import sigv4_imagebuilder as sib
 def test_exported_names_are_guarded() -> None:
     assert sib.__all__ == sorted(sib.__all__)
     assert set(sib.__all__) == {
+        "Ami",
         "AsyncImageBuilderClient",
         "CallRateLimitExceededException",
         "CancelImageCreationResponse",
@@ -20,15 +21,21 @@ def test_exported_names_are_guarded() -> None:
         "ConfigurationError",
         "ConnectError",
         "ConnectionClosedError",
+        "Container",
         "CredentialProvider",
         "CredentialRetrievalError",
         "Credentials",
         "ForbiddenException",
+        "GetImageResponse",
         "IdempotentParameterMismatchException",
+        "Image",
         "ImageBuilderClient",
         "ImageBuilderError",
+        "ImageState",
         "InvalidRequestException",
+        "LatestVersionReferences",
         "NoCredentialsError",
+        "OutputResources",
         "ParamValidationError",
         "ResourceInUseException",
         "ResponseMetadata",
@@ -39,6 +46,9 @@ def test_exported_names_are_guarded() -> None:
         "ServiceUnavailableException",
         "TransportError",
         "TransportTimeoutError",
+        "WaiterError",
+        "WaiterFailureError",
+        "WaiterTimeoutError",
         "__version__",
     }
     for name in sib.__all__:

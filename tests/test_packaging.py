@@ -148,9 +148,10 @@ def test_the_sdist_holds_the_tests_fixtures_and_docs(sdist: dict[str, bytes]) ->
         assert name in sdist, name
     for name in ("noxfile.py", "Makefile", "MANIFEST.in"):
         assert name in sdist, name
-    tests = {f"tests/{p.name}" for p in (ROOT / "tests").glob("*.py")}
-    fixtures = {f"fixtures/{p.name}" for p in (ROOT / "fixtures").glob("*.json")}
+    tests = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("*.py")}
+    fixtures = {p.relative_to(ROOT).as_posix() for p in (ROOT / "fixtures").rglob("*.json")}
     assert "tests/conftest.py" in tests and "fixtures/success.json" in fixtures
+    assert any("/" in f.removeprefix("fixtures/") for f in fixtures)  # subfolders too
     assert tests | fixtures <= set(sdist)
     assert f"{PACKAGE}/py.typed" in sdist
     assert not [n for n in sdist if "__pycache__" in n or n.endswith(".pyc")]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._http import HttpResponse
+from sigv4_imagebuilder._operations import OPERATIONS, Operation
 from sigv4_imagebuilder._protocol import parse_response
 
 header_names = st.sampled_from(
@@ -46,25 +47,43 @@ json_values = st.recursive(
     max_leaves=8,
 )
 bodies = st.binary(max_size=64) | json_values.map(lambda v: httpx.Response(200, json=v).content)
+# GetImage's nested shapes, filled with anything.
+image_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "state": json_values,
+        "outputResources": st.fixed_dictionaries(
+            {}, optional={"amis": json_values, "containers": json_values}
+        ),
+        "tags": json_values,
+        "name": json_values,
+    },
+).map(lambda image: httpx.Response(200, json={"image": image}).content)
 
 
 @given(
+    operation=st.sampled_from(sorted(OPERATIONS.values(), key=lambda op: op.name)),
     status=st.integers(100, 599),
     headers=st.dictionaries(header_names, header_values, max_size=4),
-    body=bodies,
+    body=bodies | image_bodies,
 )
-def test_parse_response_total(status: int, headers: dict[str, str], body: bytes) -> None:
+def test_parse_response_total(
+    operation: Operation[object], status: int, headers: dict[str, str], body: bytes
+) -> None:
     try:
-        result = parse_response(HttpResponse(status_code=status, headers=headers, body=body))
+        result = parse_response(
+            operation, HttpResponse(status_code=status, headers=headers, body=body)
+        )
     except sib.ServiceError as exc:
         assert not 200 <= status < 300
         assert exc.code and isinstance(exc.message, str)
         assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == status
+        assert f"when calling the {operation.name} operation" in str(exc)
     except sib.ResponseParseError:
         assert 200 <= status < 300
     else:
         assert 200 <= status < 300
-        assert result.metadata.http_status_code == status
+        assert result.metadata.http_status_code == status  # type: ignore[attr-defined]
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])

@@ -8,18 +8,22 @@ import pytest
 from conftest import ARN, FIXTURES, TOKEN
 
 import sigv4_imagebuilder as sib
-from sigv4_imagebuilder._http import HttpResponse
+from sigv4_imagebuilder._http import HttpResponse, host_header
+from sigv4_imagebuilder._operations import CANCEL_IMAGE_CREATION as CANCEL
 from sigv4_imagebuilder._protocol import (
     build_request,
-    host_header,
     parse_error,
     parse_response,
     parse_success,
     response_to_wire,
     serialize_body,
-    validate_params,
+    validate_input,
 )
 from sigv4_imagebuilder.testing import load_fixtures
+
+
+def validate_params(arn: object, token: object) -> None:
+    validate_input(CANCEL, {"image_build_version_arn": arn, "client_token": token})
 
 
 @pytest.mark.parametrize(
@@ -134,7 +138,7 @@ def test_parse_success_golden() -> None:
     body = json.dumps(
         {"requestId": "r", "clientToken": TOKEN, "imageBuildVersionArn": ARN}
     ).encode()
-    result = parse_success(_resp(200, body, x_amzn_RequestId="hdr-id"), retry_attempts=2)
+    result = parse_success(CANCEL, _resp(200, body, x_amzn_RequestId="hdr-id"), 2)
     assert result == sib.CancelImageCreationResponse(
         request_id="r",
         client_token=TOKEN,
@@ -154,7 +158,7 @@ def test_parse_success_golden() -> None:
 
 
 def test_parse_success_with_missing_fields_and_unknown_extra_fields() -> None:
-    result = parse_success(_resp(200, b'{"newField": 1}'))
+    result = parse_success(CANCEL, _resp(200, b'{"newField": 1}'))
     assert (result.request_id, result.client_token, result.image_build_version_arn) == (
         None,
         None,
@@ -178,7 +182,7 @@ def test_parse_success_with_missing_fields_and_unknown_extra_fields() -> None:
 )
 def test_parse_success_rejects_bad_bodies(body: bytes, reason: str) -> None:
     with pytest.raises(sib.ResponseParseError) as info:
-        parse_success(_resp(200, body, x_amzn_requestid="rid"))
+        parse_success(CANCEL, _resp(200, body, x_amzn_requestid="rid"))
     assert reason in str(info.value)
     assert info.value.status_code == 200
     assert info.value.request_id == "rid"
@@ -186,7 +190,7 @@ def test_parse_success_rejects_bad_bodies(body: bytes, reason: str) -> None:
 
 def test_response_parse_error_truncates_the_excerpt() -> None:
     with pytest.raises(sib.ResponseParseError) as info:
-        parse_success(_resp(200, b"x" * 10_000))
+        parse_success(CANCEL, _resp(200, b"x" * 10_000))
     assert len(info.value.excerpt) == 123
     assert len(str(info.value)) < 300
 
@@ -254,7 +258,7 @@ def test_parse_error_golden(
     status: int, headers: dict[str, str], body: bytes, cls: type, code: str, message: str
 ) -> None:
     headers = {**headers, "x-amzn-requestid": "rid-5xx"}
-    err = parse_error(HttpResponse(status_code=status, headers=headers, body=body))
+    err = parse_error(CANCEL, HttpResponse(status_code=status, headers=headers, body=body))
     assert type(err) is cls
     assert (err.code, err.message, err.status_code, err.request_id) == (
         code,
@@ -278,9 +282,9 @@ def test_parse_error_golden(
 
 
 def test_parse_response_dispatches_on_status() -> None:
-    assert parse_response(_resp(200, b"{}")).metadata.http_status_code == 200
+    assert parse_response(CANCEL, _resp(200, b"{}")).metadata.http_status_code == 200
     with pytest.raises(sib.ServiceException):
-        parse_response(_resp(500, b"", x_amzn_errortype="ServiceException"))
+        parse_response(CANCEL, _resp(500, b"", x_amzn_errortype="ServiceException"))
 
 
 def test_every_fixture_parses_to_its_modeled_class() -> None:
@@ -293,9 +297,9 @@ def test_every_fixture_parses_to_its_modeled_class() -> None:
             body=reply.body,
         )
         if reply.status == 200:
-            assert parse_success(response).request_id
+            assert parse_success(CANCEL, response).request_id
             continue
-        err = parse_error(response)
+        err = parse_error(CANCEL, response)
         seen.add(type(err).__name__)
         expected = reply.headers.get("x-amzn-ErrorType", str(reply.status)).split(":")[0]
         assert err.code == expected

@@ -10,15 +10,10 @@ import pytest
 from conftest import ARN, PLAIN_CREDS
 
 import sigv4_imagebuilder as sib
-from sigv4_imagebuilder._flow import (
-    CallContext,
-    GetCredentials,
-    Outcome,
-    Send,
-    Sleep,
-    cancel_image_creation_flow,
-)
+from sigv4_imagebuilder._actions import GetCredentials, Outcome, Send, Sleep
+from sigv4_imagebuilder._flow import CallContext, call_flow
 from sigv4_imagebuilder._http import HttpResponse
+from sigv4_imagebuilder._operations import CANCEL_IMAGE_CREATION
 from sigv4_imagebuilder._retries import RetryQuota, classify, is_clock_skew_error, server_time
 
 
@@ -142,7 +137,7 @@ def _drive(
     ctx: CallContext, replies: list[HttpResponse | sib.TransportError], clock: FakeClock
 ) -> tuple[object, list[object]]:
     """Drive the flow by hand; return (result or exception, actions seen)."""
-    flow = cancel_image_creation_flow(ctx, ARN, None)
+    flow = call_flow(ctx, CANCEL_IMAGE_CREATION, {"image_build_version_arn": ARN})
     actions: list[object] = []
     pending: Iterator[HttpResponse | sib.TransportError] = iter(replies)
     value: object = None
@@ -296,3 +291,34 @@ def test_flow_parse_error_carries_retry_attempts() -> None:
     bad = HttpResponse(status_code=200, headers={}, body=b"[]")
     error, _ = _drive(ctx, [_status(503), bad], clock)
     assert isinstance(error, sib.ResponseParseError) and error.retry_attempts == 1
+
+
+def test_retry_state_owns_the_bookkeeping() -> None:
+    from sigv4_imagebuilder._retries import ClockSkew, RetryState
+
+    clock = FakeClock()
+    quota = RetryQuota(10)
+    skew = ClockSkew()
+    state = RetryState(
+        max_attempts=2,
+        policy=sib.RetryPolicy(random=lambda: 1.0),
+        quota=quota,
+        skew=skew,
+        clock=clock,
+    )
+    assert (state.start_attempt(), state.retries) == (1, 0)
+    expired = _err(403, "RequestTimeTooSkewed")
+    ahead = {"date": "Fri, 27 Nov 2026 12:05:00 GMT"}
+    assert state.decide(expired, ahead) == 0.0  # corrected, outside the budget and the count
+    assert skew.offset == datetime.timedelta(minutes=5) and quota.available == 10
+    assert (state.start_attempt(), state.retries) == (2, 1)
+    throttled = _err(429, "CallRateLimitExceededException")
+    assert state.decide(throttled, {}) == pytest.approx(1.0)
+    assert throttled.retry_attempts == 1 and quota.available == 5
+    assert state.start_attempt() == 3
+    final = _err(503, "ServiceUnavailableException")
+    assert state.decide(final, {}) is None  # two attempts counted: give up
+    assert final.retry_attempts == 2
+    assert state.decide(expired, ahead) is None  # skew is corrected once per call
+    state.succeeded()
+    assert quota.available == 10

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import types
 
 import pytest
 from conftest import ARN, TOKEN
@@ -34,27 +33,6 @@ def test_aws_sigv4_test_suite_get_vanilla() -> None:
     assert signed.header("X-Amz-Date") == "20150830T123600Z"
 
 
-class _FrozenDatetime(datetime.datetime):
-    """``datetime.datetime`` whose clock reads WHEN, as old botocore reads it."""
-
-    @classmethod
-    def utcnow(cls) -> datetime.datetime:
-        return WHEN.replace(tzinfo=None)
-
-
-def _freeze_botocore_clock(monkeypatch: pytest.MonkeyPatch, auth: types.ModuleType) -> None:
-    # Newer botocore reads its clock through botocore.auth.get_current_datetime;
-    # older releases (down to our lowest bound, 1.31) call datetime.datetime.utcnow()
-    # on the module they imported. Freeze whichever this botocore reads, so the
-    # comparison runs on every botocore the matrix installs.
-    if hasattr(auth, "get_current_datetime"):
-        monkeypatch.setattr(auth, "get_current_datetime", lambda: WHEN.replace(tzinfo=None))
-    else:
-        frozen = types.SimpleNamespace(**vars(datetime))
-        frozen.datetime = _FrozenDatetime
-        monkeypatch.setattr(auth, "datetime", frozen)
-
-
 def test_same_signature_as_botocores_own_add_auth(monkeypatch: pytest.MonkeyPatch) -> None:
     import botocore.auth
     from botocore.awsrequest import AWSRequest
@@ -66,7 +44,17 @@ def test_same_signature_as_botocores_own_add_auth(monkeypatch: pytest.MonkeyPatc
     )
     ours = sign(unsigned, creds, region="us-west-2", now=WHEN)
 
-    _freeze_botocore_clock(monkeypatch, botocore.auth)
+    naive = WHEN.replace(tzinfo=None)
+    if hasattr(botocore.auth, "get_current_datetime"):
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: naive)
+    else:  # botocore before 1.32 calls datetime.datetime.utcnow() itself
+
+        class Frozen(datetime.datetime):
+            @classmethod
+            def utcnow(cls) -> datetime.datetime:  # type: ignore[override]
+                return naive
+
+        monkeypatch.setattr(botocore.auth.datetime, "datetime", Frozen)
     reference = AWSRequest(
         method="PUT",
         url=unsigned.url,
@@ -94,6 +82,18 @@ def test_naive_and_aware_times_sign_alike_and_the_key_is_cached() -> None:
     )
 
 
+def test_signing_key_cache_holds_no_plaintext_secret() -> None:
+    from sigv4_imagebuilder import _signing
+
+    secret = "plaintext-SECRET-distinctive"
+    signing_key(secret, "20150830", "us-east-1", "imagebuilder")
+    assert secret not in repr(_signing._key_cache)
+    assert all(secret not in repr(key) for key in _signing._key_cache)
+    # Another secret never shares a key, whatever its length.
+    other = signing_key(secret + "x", "20150830", "us-east-1", "imagebuilder")
+    assert other != signing_key(secret, "20150830", "us-east-1", "imagebuilder")
+
+
 def test_signing_key_cache_is_bounded() -> None:
     from sigv4_imagebuilder import _signing
 
@@ -103,7 +103,7 @@ def test_signing_key_cache_is_bounded() -> None:
 
 
 def test_reprs_of_signed_requests_hide_the_signature_and_token() -> None:
-    from sigv4_imagebuilder._flow import Send
+    from sigv4_imagebuilder._actions import Send
     from sigv4_imagebuilder._signing import _BotocoreCredentials
     from sigv4_imagebuilder.testing import ReceivedRequest
 

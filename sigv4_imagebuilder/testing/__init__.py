@@ -1,20 +1,24 @@
 """Test tools for code that uses sigv4_imagebuilder: no AWS account needed.
 
-- :class:`LocalImageBuilder`: a SigV4-checking stand-in for the service on 127.0.0.1.
-- :func:`record`: capture real exchanges as scrubbed fixture files.
+- :class:`LocalImageBuilder`: a SigV4-checking stand-in for the service on 127.0.0.1
+  (CancelImageCreation and GetImage, usable from any SDK).
+- :func:`record`: capture real exchanges of any operation as scrubbed fixture
+  files, through :meth:`Recording.transport` or a patch of httpx.
 - pytest fixtures ``local_imagebuilder``, ``local_imagebuilder_client`` and
   ``imagebuilder_replay`` (registered automatically).
 
 - :class:`LoopbackServer`, :class:`Reply`, :class:`ReceivedRequest`: a tiny
   scriptable HTTP server on 127.0.0.1.
 - :func:`verify_signature`, :func:`verify_request_signature`: an independent SigV4 check.
-- :func:`replay`: answer calls from recorded ``fixtures/`` files (needs respx).
+- :func:`replay`: answer calls from recorded ``fixtures/`` files, matched on
+  method, path, query and body (needs respx).
 """
 
 from __future__ import annotations
 
 from ._fixtures import Fixture, FixtureError, FixtureResponse, load_fixture, load_fixtures
-from ._local import DEFAULT_CREDENTIALS, NON_TERMINAL, TERMINAL, LocalImageBuilder
+from ._images import NON_TERMINAL, TERMINAL
+from ._local import DEFAULT_CREDENTIALS, LocalImageBuilder
 from ._loopback import LoopbackServer, ReceivedRequest, Reply
 from ._record import Recording, record
 from ._replay import Replay, ReplayMismatch, replay
@@ -24,19 +28,19 @@ from ._sigv4 import verify_request as verify_request_signature
 
 __all__ = [
     "DEFAULT_CREDENTIALS",
-    "NON_TERMINAL",
-    "TERMINAL",
     "Fixture",
     "FixtureError",
     "FixtureResponse",
     "LocalImageBuilder",
     "LoopbackServer",
+    "NON_TERMINAL",
     "ReceivedRequest",
     "Recording",
     "Replay",
     "ReplayMismatch",
     "Reply",
     "SignatureProblem",
+    "TERMINAL",
     "load_fixture",
     "load_fixtures",
     "record",

@@ -1,6 +1,6 @@
 """``python -m sigv4_imagebuilder.testing``: run the local stand-in, or the demo.
 
-- ``serve --port N --image ARN[=STATUS] ...`` serves until Ctrl-C;
+- ``serve --port N --image ARN[=STATUS] ... [--cancel-delay S]`` serves until Ctrl-C;
 - ``demo`` starts the stand-in with one image in BUILDING, cancels it with the
   command line, prints the JSON and the image's new status, and stops.
 """
@@ -15,8 +15,9 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .._models import Credentials
-from ._local import DEFAULT_CREDENTIALS, STATUSES, LocalImageBuilder
+from .._credentials import Credentials
+from ._images import STATUSES
+from ._local import DEFAULT_CREDENTIALS, LocalImageBuilder
 
 DEMO_ARN = "arn:aws:imagebuilder:us-east-1:123456789012:image/demo-recipe/1.0.0/1"
 
@@ -45,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ARN[=STATUS]",
         help="an image to hold (repeatable); status defaults to BUILDING",
+    )
+    serve.add_argument(
+        "--cancel-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds an accepted cancel takes before the image reports CANCELLED (default 0)",
     )
     serve.add_argument("--region", default=None, help="only accept requests signed for this region")
     serve.add_argument("--access-key-id", default=DEFAULT_CREDENTIALS.access_key_id)
@@ -103,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = LocalImageBuilder(creds, region=args.region, port=args.port)
     for arn, status in args.image:
         try:
-            server.add_image(arn, status)
+            server.add_image(arn, status, cancel_delay=args.cancel_delay)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -7,8 +7,17 @@
                  "json": {"imageBuildVersionArn": "...", "clientToken": "..."}},
      "response": {"status": 200, "headers": {...}, "json": {...}}}
 
-A response may carry ``"body": "raw text"`` instead of ``"json"``; a retry
-scenario has ``"responses": [...]``, one per attempt.
+    {"description": "...",
+     "request": {"method": "GET", "path": "/GetImage",
+                 "query": {"imageBuildVersionArn": "arn:aws:imagebuilder:..."}},
+     "response": {"status": 200, "headers": {...}, "json": {...}}}
+
+The request's ``"query"`` (optional) holds the decoded query parameters, a
+list of strings for a repeated one; its ``"json"`` (optional) the JSON body,
+or ``"body"`` a raw one. A response may carry ``"body": "raw text"`` instead
+of ``"json"``; a retry scenario has ``"responses": [...]``, one per attempt.
+Headers are stored as the client read the reply: a compressed body is stored
+decoded, without Content-Encoding or Content-Length.
 """
 
 from __future__ import annotations
@@ -58,6 +67,15 @@ class Fixture:
         body = self.request.get("json", {})
         return body if isinstance(body, dict) else {}
 
+    @property
+    def expected_query(self) -> Mapping[str, list[str]]:
+        """The request's query parameters as recorded, each as a list of values."""
+        query = self.request.get("query", {})
+        return {
+            name: list(value) if isinstance(value, list) else [value]
+            for name, value in query.items()
+        }
+
     def to_json(self) -> dict[str, Any]:
         """The fixture in the file format."""
         out: dict[str, Any] = {"description": self.description, "request": dict(self.request)}
@@ -86,6 +104,22 @@ def _response(data: Any, where: str) -> FixtureResponse:
     )
 
 
+def _check_request(request: Any, path: Path) -> None:
+    if not isinstance(request, dict):
+        raise FixtureError(f"{path}: 'request' must be an object")
+    for key in ("method", "path", "body"):
+        if key in request and not isinstance(request[key], str):
+            raise FixtureError(f"{path}: request '{key}' must be a string")
+    query = request.get("query", {})
+    if not isinstance(query, dict) or not all(
+        isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
+        for v in query.values()
+    ):
+        raise FixtureError(
+            f"{path}: request 'query' must be an object of strings (or lists of strings)"
+        )
+
+
 def load_fixture(path: str | Path) -> Fixture:
     """Read one fixture file."""
     path = Path(path)
@@ -105,8 +139,7 @@ def load_fixture(path: str | Path) -> Fixture:
     else:
         raise FixtureError(f"{path}: needs 'response' or 'responses'")
     request = data.get("request", {})
-    if not isinstance(request, dict):
-        raise FixtureError(f"{path}: 'request' must be an object")
+    _check_request(request, path)
     return Fixture(
         name=path.stem,
         description=str(data.get("description", "")),

@@ -1,46 +1,80 @@
 """LocalImageBuilder: a SigV4-checking stand-in for Image Builder on 127.0.0.1.
 
+It serves two operations, as the service does on the wire (any SDK can use it,
+botocore's included):
+
+- ``PUT /CancelImageCreation`` with a JSON body;
+- ``GET /GetImage?imageBuildVersionArn=<percent-encoded ARN>``, no body.
+
 Cancel semantics:
 
 - an image in a non-terminal state (PENDING, CREATING, BUILDING, TESTING,
-  DISTRIBUTING, INTEGRATING) becomes CANCELLED;
+  DISTRIBUTING, INTEGRATING) is accepted for cancellation. As in the service the
+  cancel is asynchronous: the image keeps its status for the image's
+  ``cancel_delay`` seconds, then reports CANCELLED (at once when the delay is 0).
+  While a cancel is pending the image is still non-terminal, so another cancel
+  is accepted too (with its own ``requestId``); it does not restart the delay;
 - cancelling an image in a terminal state (AVAILABLE, CANCELLED, FAILED,
   DEPRECATED, DELETED, DISABLED) gets ``InvalidRequestException`` (400). Of
   the operation's modeled errors it is the one that says "this request cannot
   be served" without inviting a retry: ``ResourceInUseException`` reads
   "retry later", which would be wrong for a build that has already ended;
 - an unknown ARN gets ``ClientException`` (400), the model's error for "an
-  invalid resource identifier";
+  invalid resource identifier", for GetImage as for cancel;
 - the same ``clientToken`` with the same ARN returns the original response
   (same ``requestId``); with a different ARN, ``IdempotentParameterMismatchException``.
 
+GetImage accepts a build-version ARN (``.../image/name/1.0.0/3``) or a version
+ARN, with or without ``x`` wildcards (``.../image/name/1.x.x``), which resolves
+to the latest build version the stand-in holds that matches.
+
 Every request's SigV4 signature is checked against the server's credentials,
 and its date must be within 5 minutes: a failure is a 403
-``InvalidSignatureException``, as the service answers.
+``InvalidSignatureException``, as the service answers. A session token sent
+with credentials that have none is a 403 ``UnrecognizedClientException``.
+
+Memory is bounded: the stand-in keeps the last ``max_requests`` requests and
+the last ``max_tokens`` idempotency tokens (a token older than that is
+forgotten, as the service forgets tokens after a while).
+
+The rules here (ARN patterns, states, limits) are written from the service
+model, not imported from the client library, so the stand-in checks the
+client rather than agreeing with it by construction.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime
 import json
+import math
 import threading
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
+from urllib.parse import parse_qs
 
-from .._models import Credentials
-from .._protocol import ARN_PATTERN, CLIENT_TOKEN_MAX
+from .._credentials import Credentials
+from ._images import (
+    BUILD_VERSION_ARN,
+    STATUSES,
+    TERMINAL,
+    VERSION_ARN,
+    Image,
+    image_json,
+)
 from ._loopback import LoopbackServer, ReceivedRequest, Reply
 from ._sigv4 import verify_request
 
-NON_TERMINAL = frozenset(
-    {"PENDING", "CREATING", "BUILDING", "TESTING", "DISTRIBUTING", "INTEGRATING"}
-)
-TERMINAL = frozenset({"AVAILABLE", "CANCELLED", "FAILED", "DEPRECATED", "DELETED", "DISABLED"})
-STATUSES = NON_TERMINAL | TERMINAL
-
 #: Credentials the stand-in accepts when none are given. Not secret: local only.
 DEFAULT_CREDENTIALS = Credentials("AKIDLOCALSTANDIN", "local-stand-in-secret")
+
+_CLIENT_TOKEN_LENGTH = (1, 64)
+
+#: Default bounds on what the stand-in remembers.
+MAX_REQUESTS = 1000
+MAX_TOKENS = 10_000
 
 
 def _error(status: int, code: str, message: str, request_id: str) -> Reply:
@@ -58,6 +92,22 @@ def _error(status: int, code: str, message: str, request_id: str) -> Reply:
     )
 
 
+def _ok(request_id: str, payload: Mapping[str, object]) -> Reply:
+    return Reply(
+        headers=[("x-amzn-RequestId", request_id), ("Content-Type", "application/json")],
+        body=json.dumps(payload).encode(),
+    )
+
+
+def _check_bound(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+_Route = Callable[["LocalImageBuilder", ReceivedRequest, str], Reply]
+
+
 class LocalImageBuilder:
     """A local Image Builder that checks signatures and remembers images.
 
@@ -65,6 +115,13 @@ class LocalImageBuilder:
         credentials: the credentials requests must be signed with (one, or several).
         region: the region requests must be signed for; None accepts any.
         port: the port to listen on; 0 picks a free one.
+        max_requests: how many received requests :attr:`requests` keeps (the last ones).
+        max_tokens: how many idempotency tokens are remembered (the last ones).
+        clock: seconds from a monotonic clock; drives ``cancel_delay`` (tests
+            may pass a fake one).
+
+    Raises:
+        ValueError: ``max_requests`` or ``max_tokens`` is not a positive integer.
 
     Example:
         >>> import sigv4_imagebuilder as sib
@@ -85,14 +142,21 @@ class LocalImageBuilder:
         region: str | None = None,
         *,
         port: int = 0,
+        max_requests: int = MAX_REQUESTS,
+        max_tokens: int = MAX_TOKENS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         creds = [credentials] if isinstance(credentials, Credentials) else list(credentials)
         self._credentials = {c.access_key_id: c for c in creds}
         self.region = region
-        self._images: dict[str, str] = {}
-        self._tokens: dict[str, tuple[str, Reply]] = {}
+        self._clock = clock
+        self._images: dict[str, Image] = {}
+        self._max_tokens = _check_bound("max_tokens", max_tokens)
+        self._tokens: collections.OrderedDict[str, tuple[str, Reply]] = collections.OrderedDict()
+        self._requests: collections.deque[ReceivedRequest] = collections.deque(
+            maxlen=_check_bound("max_requests", max_requests)
+        )
         self._lock = threading.Lock()
-        self.requests: list[ReceivedRequest] = []
         self._server = LoopbackServer(self._handle, port=port)
 
     @property
@@ -100,19 +164,87 @@ class LocalImageBuilder:
         """Where to point ``endpoint_url=``: ``http://127.0.0.1:PORT``."""
         return self._server.endpoint_url
 
-    def add_image(self, arn: str, status: str = "BUILDING") -> None:
-        """Add (or reset) an image build version in ``status``."""
-        if ARN_PATTERN.fullmatch(arn) is None:
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """The last ``max_requests`` requests received, oldest first (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    def add_image(
+        self,
+        arn: str,
+        status: str = "BUILDING",
+        *,
+        cancel_delay: float = 0.0,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Add (or reset) an image build version in ``status``.
+
+        Args:
+            arn: the image build version ARN (``.../image/NAME/X.Y.Z/BUILD``).
+            status: its status; one of :data:`NON_TERMINAL` or :data:`TERMINAL`.
+            cancel_delay: seconds an accepted cancel takes before the image
+                reports CANCELLED; until then it keeps its status.
+            tags: the image's tags, as GetImage returns them.
+
+        Raises:
+            ValueError: the ARN, status or delay is invalid.
+        """
+        match = BUILD_VERSION_ARN.fullmatch(arn) if isinstance(arn, str) else None
+        if match is None:
             raise ValueError(f"not an image build version ARN: {arn!r}")
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; one of {sorted(STATUSES)}")
+        if (
+            isinstance(cancel_delay, bool)
+            or not isinstance(cancel_delay, (int, float))
+            or not math.isfinite(cancel_delay)
+            or cancel_delay < 0
+        ):
+            raise ValueError(f"cancel_delay must be a finite number >= 0, got {cancel_delay!r}")
+        image = Image(
+            arn=arn,
+            parts=match.groupdict(),
+            status=status,
+            reason=None,
+            created=datetime.datetime.now(datetime.timezone.utc),
+            cancel_delay=float(cancel_delay),
+            tags=dict(tags or {}),
+        )
         with self._lock:
-            self._images[arn] = status
+            self._images[arn] = image
+
+    def set_image_status(self, arn: str, status: str, reason: str | None = None) -> None:
+        """Move a held image to ``status`` (any transition), with an optional reason.
+
+        A pending cancel is dropped: the test now decides the image's fate.
+
+        Args:
+            arn: the image build version ARN given to :meth:`add_image`.
+            status: the new status.
+            reason: the ``state.reason`` GetImage reports (e.g. why it FAILED).
+
+        Raises:
+            ValueError: the image is unknown, or the status or reason is invalid.
+        """
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; one of {sorted(STATUSES)}")
+        if reason is not None and (not isinstance(reason, str) or not 1 <= len(reason) <= 1024):
+            raise ValueError("reason must be a string of 1 to 1024 characters")
+        with self._lock:
+            image = self._images.get(arn)
+            if image is None:
+                raise ValueError(f"unknown image {arn!r}: add it with add_image first")
+            image.status, image.reason, image.cancel_at = status, reason, None
 
     def image_status(self, arn: str) -> str | None:
-        """The image's status, or None if the stand-in does not know it."""
+        """The image's status as GetImage would report it now, or None if unknown."""
         with self._lock:
-            return self._images.get(arn)
+            image = self._images.get(arn)
+            if image is None:
+                return None
+            image.settle(self._clock())
+            return image.status
 
     def start(self) -> None:
         """Start serving in a background thread."""
@@ -137,7 +269,7 @@ class LocalImageBuilder:
     def _handle(self, request: ReceivedRequest) -> Reply:
         request_id = str(uuid.uuid4())
         with self._lock:
-            self.requests.append(request)
+            self._requests.append(request)
         problem = verify_request(
             request,
             credentials=self._credentials,
@@ -146,19 +278,24 @@ class LocalImageBuilder:
         )
         if problem is not None:
             return _error(403, problem.code, problem.message, request_id)
-        if request.method != "PUT" or request.path != "/CancelImageCreation":
+        route = _ROUTES.get((request.method, request.path))
+        if route is None:
             return _error(404, "UnknownOperationException", "Unknown operation", request_id)
+        return route(self, request, request_id)
+
+    def _cancel_image_creation(self, request: ReceivedRequest, request_id: str) -> Reply:
         try:
             body = json.loads(request.body)
         except ValueError:
             return _error(400, "InvalidRequestException", "The body is not JSON.", request_id)
         arn = body.get("imageBuildVersionArn") if isinstance(body, dict) else None
         token = body.get("clientToken") if isinstance(body, dict) else None
-        if not isinstance(arn, str) or ARN_PATTERN.fullmatch(arn) is None:
+        if not isinstance(arn, str) or BUILD_VERSION_ARN.fullmatch(arn) is None:
             return _error(
                 400, "InvalidRequestException", "imageBuildVersionArn is invalid.", request_id
             )
-        if not isinstance(token, str) or not 1 <= len(token) <= CLIENT_TOKEN_MAX:
+        low, high = _CLIENT_TOKEN_LENGTH
+        if not isinstance(token, str) or not low <= len(token) <= high:
             return _error(400, "InvalidRequestException", "clientToken is invalid.", request_id)
         with self._lock:
             seen = self._tokens.get(token)
@@ -168,18 +305,92 @@ class LocalImageBuilder:
                                   f"The client token {token} was used with a different image.",
                                   request_id)  # fmt: skip
                 return seen[1]
-            status = self._images.get(arn)
-            if status is None:
+            image = self._images.get(arn)
+            if image is None:
                 return _error(400, "ClientException", f"Image {arn} does not exist.", request_id)
-            if status in TERMINAL:
-                message = f"The image is in a terminal state ({status}) and cannot be cancelled."
+            now = self._clock()
+            image.settle(now)
+            if image.status in TERMINAL:
+                message = (
+                    f"The image is in a terminal state ({image.status}) and cannot be cancelled."
+                )
                 return _error(400, "InvalidRequestException", message, request_id)
-            self._images[arn] = "CANCELLED"
-            reply = Reply(
-                headers=[("x-amzn-RequestId", request_id), ("Content-Type", "application/json")],
-                body=json.dumps(
-                    {"requestId": request_id, "clientToken": token, "imageBuildVersionArn": arn}
-                ).encode(),
-            )
+            if image.cancel_delay == 0:
+                image.status, image.reason = "CANCELLED", None
+            elif image.cancel_at is None:  # a second cancel does not restart the clock
+                image.cancel_at = now + image.cancel_delay
+            payload = {"requestId": request_id, "clientToken": token, "imageBuildVersionArn": arn}
+            reply = _ok(request_id, payload)
             self._tokens[token] = (arn, reply)
+            while len(self._tokens) > self._max_tokens:
+                self._tokens.popitem(last=False)
             return reply
+
+    def _get_image(self, request: ReceivedRequest, request_id: str) -> Reply:
+        query = parse_qs(request.query, keep_blank_values=True)
+        values = query.get("imageBuildVersionArn", [])
+        if len(values) != 1:
+            return _error(
+                400, "InvalidRequestException",
+                "imageBuildVersionArn is required, once, in the query string.", request_id,
+            )  # fmt: skip
+        arn = values[0]
+        exact = BUILD_VERSION_ARN.fullmatch(arn)
+        wanted = None if exact else VERSION_ARN.fullmatch(arn)
+        if exact is None and wanted is None:
+            return _error(
+                400, "InvalidRequestException", "imageBuildVersionArn is invalid.", request_id
+            )
+        with self._lock:
+            now = self._clock()
+            if exact is not None:
+                image = self._images.get(arn)
+            else:
+                assert wanted is not None
+                image = self._latest(wanted.groupdict())
+            if image is None:
+                return _error(400, "ClientException", f"Image {arn} does not exist.", request_id)
+            image.settle(now)
+            payload = {
+                "requestId": request_id,
+                "image": image_json(image),
+                "latestVersionReferences": self._latest_references(image),
+            }
+        return _ok(request_id, payload)
+
+    def _latest(self, wanted: Mapping[str, str]) -> Image | None:
+        family = (wanted["partition"], wanted["region"], wanted["account"], wanted["name"])
+        matches = [
+            image
+            for image in self._images.values()
+            if image.family == family
+            and all(wanted[k] in ("x", image.parts[k]) for k in ("major", "minor", "patch"))
+        ]
+        return max(matches, key=lambda image: image.version_key, default=None)
+
+    def _latest_references(self, image: Image) -> dict[str, str]:
+        # The latest build version overall, and within the same major,
+        # major.minor, and major.minor.patch, among the images held.
+        p = image.parts
+        refs = {}
+        for key, pins in (
+            ("latestVersionArn", (False, False, False)),
+            ("latestMajorVersionArn", (True, False, False)),
+            ("latestMinorVersionArn", (True, True, False)),
+            ("latestPatchVersionArn", (True, True, True)),
+        ):
+            wanted = dict(p)
+            for name, pinned in zip(("major", "minor", "patch"), pins, strict=True):
+                wanted[name] = p[name] if pinned else "x"
+            latest = self._latest(wanted)
+            if latest is not None:
+                refs[key] = latest.arn
+        return refs
+
+
+# One row per operation: (method, path) -> handler. A new operation is one
+# handler and one row.
+_ROUTES: dict[tuple[str, str], _Route] = {
+    ("PUT", "/CancelImageCreation"): LocalImageBuilder._cancel_image_creation,
+    ("GET", "/GetImage"): LocalImageBuilder._get_image,
+}

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import attrs
 
@@ -15,7 +16,10 @@ from ._fixtures import Fixture, FixtureResponse, load_fixtures
 
 
 class ReplayMismatch(AssertionError):
-    """The client sent something the fixture did not record, or more calls than recorded."""
+    """The client sent something the fixture did not record, or more calls than recorded.
+
+    Its message names the fixture and each part of the request that differed.
+    """
 
 
 @attrs.define
@@ -73,36 +77,72 @@ class Replay:
         return response
 
 
+def _show(values: list[str] | None) -> str:
+    if values is None:
+        return "absent"
+    return repr(values[0]) if len(values) == 1 else repr(values)
+
+
 def _check_request(fixture: Fixture, request: Any) -> None:
-    expected_method = fixture.request.get("method", "PUT")
-    expected_path = fixture.request.get("path", "/CancelImageCreation")
-    if request.method != expected_method or request.url.path != expected_path:
+    """Raise ReplayMismatch naming every part of ``request`` the fixture does not match.
+
+    What the fixture records is checked: method, path, query (when it records a
+    path or a query, the query must be exactly the recorded one: an absent
+    ``"query"`` means none), every member of its JSON body, or its raw body.
+    """
+    recorded = fixture.request
+    method, path = request.method, request.url.path
+    if ("method" in recorded and method != recorded["method"]) or (
+        "path" in recorded and path != recorded["path"]
+    ):
         raise ReplayMismatch(
-            f"{fixture.name}: expected {expected_method} {expected_path}, "
-            f"got {request.method} {request.url.path}"
+            f"{fixture.name}: expected {recorded.get('method', method)} "
+            f"{recorded.get('path', path)}, got {method} {path}"
         )
-    try:
-        sent = json.loads(request.content)
-    except ValueError as exc:
-        raise ReplayMismatch(f"{fixture.name}: request body is not JSON") from exc
-    expected = fixture.expected_body
-    for key in ("imageBuildVersionArn", "clientToken"):
-        if key in expected and sent.get(key) != expected[key]:
-            raise ReplayMismatch(
-                f"{fixture.name}: request {key} is {sent.get(key)!r}, fixture has {expected[key]!r}"
-            )
+    problems = []
+    if "path" in recorded or "query" in recorded:
+        sent: dict[str, list[str]] = {}
+        for name, value in parse_qsl(
+            request.url.query.decode("utf-8", "replace"), keep_blank_values=True
+        ):
+            sent.setdefault(name, []).append(value)
+        expected = fixture.expected_query
+        for name in sorted(set(sent) | set(expected)):
+            if sent.get(name) != expected.get(name):
+                problems.append(
+                    f"query {name} is {_show(sent.get(name))}, "
+                    f"fixture has {_show(expected.get(name))}"
+                )
+    if "json" in recorded:
+        try:
+            body = json.loads(request.content)
+        except ValueError as exc:
+            raise ReplayMismatch(f"{fixture.name}: request body is not JSON") from exc
+        members = recorded["json"]
+        if isinstance(members, dict) and isinstance(body, dict):
+            for key, value in members.items():
+                if body.get(key) != value:
+                    problems.append(f"{key} is {body.get(key)!r}, fixture has {value!r}")
+        elif body != members:
+            problems.append(f"body is {body!r}, fixture has {members!r}")
+    elif "body" in recorded and request.content.decode("utf-8", "replace") != recorded["body"]:
+        problems.append("body differs from the fixture's")
+    if problems:
+        raise ReplayMismatch(f"{fixture.name}: request " + "; ".join(problems))
 
 
 @contextmanager
 def replay(path: str | Path, *, assert_all_played: bool = True) -> Iterator[Replay]:
-    """Answer CancelImageCreation requests from recorded fixtures (needs respx).
+    """Answer requests from recorded fixtures, for any operation (needs respx).
 
     Each call takes the next fixture (a directory plays its files in name
     order); each retry of that call (same ``amz-sdk-invocation-id``) takes the
     next of its ``responses``, and the last one again once they run out.
-    The request's ARN must match the fixture, and so must its
-    ``clientToken`` when the fixture records one. Works for both clients and
-    any endpoint host.
+    The request must match what the fixture records: method, path, query
+    (so a GetImage for another ARN does not match) and each member of its
+    JSON body (the ARN, and the ``clientToken`` when the fixture records
+    one); a :class:`ReplayMismatch` names what differed. Works for both
+    clients, any httpx client, and any endpoint host.
 
     Args:
         path: a fixture file or a directory of them.

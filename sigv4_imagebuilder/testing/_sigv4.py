@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 
 import attrs
 
-from .._models import Credentials
+from .._credentials import Credentials
 from ._loopback import ReceivedRequest
 
 MAX_SKEW = datetime.timedelta(minutes=5)
@@ -77,6 +77,11 @@ def verify(
         )
     creds = credentials.get(match["key"])
     if creds is None:
+        return SignatureProblem(
+            "UnrecognizedClientException", "The security token included in the request is invalid."
+        )
+    if creds.session_token is None and "x-amz-security-token" in by_name:
+        # AWS refuses a token that long-term credentials cannot have.
         return SignatureProblem(
             "UnrecognizedClientException", "The security token included in the request is invalid."
         )

@@ -1,10 +1,11 @@
 """pytest fixtures for code that uses sigv4_imagebuilder (registered via ``pytest11``).
 
 - ``local_imagebuilder``: a started :class:`LocalImageBuilder` (us-east-1,
-  checking signatures), stopped after the test;
+  checking signatures, serving CancelImageCreation and GetImage), stopped
+  after the test;
 - ``local_imagebuilder_client``: an ``ImageBuilderClient`` pointed at it;
 - ``imagebuilder_replay``: call it with a fixture path to answer every call in
-  the test from recordings.
+  the test from recordings, of any operation (``fixtures/get_image/`` for GetImage).
 
 Example test::
 
