@@ -39,8 +39,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - nox itself runs on the .venv's Python
     import tomli as tomllib
 
-nox.needs_version = ">=2024.4.15"
+# `requires=` (2025.02.09) and `download_python` (2025.10.14).
+nox.needs_version = ">=2025.10.14"
 nox.options.error_on_missing_interpreters = True
+# Interpreters come from this machine (pyenv), never from a download.
+nox.options.download_python = "never"
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "no"
 
