@@ -46,12 +46,14 @@ test: lint typecheck
 demo: $(STAMP)
 	$(BIN)/python -m sigv4_imagebuilder.testing demo
 
+# The peers: aiobotocore pins its own botocore; pip picks a boto3 that agrees with it.
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet boto3
+	$(BIN)/python -m pip install --quiet boto3 aiobotocore
 	touch $@
 
+# BENCH_QUICK=1 for a short run; BENCH_ARGS="--only warm --rounds 2" for a part.
 bench: $(BENCH_STAMP)
-	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 # Every leg installs the built wheel into a fresh virtualenv (pip, from PyPI),
 # so this needs no interpreter but pyenv's 3.10-3.13 and fails if one is missing.

@@ -1,12 +1,19 @@
-"""Side-by-side benchmark: sigv4-imagebuilder against boto3, in one run, as ratios.
+"""Side-by-side benchmark: sigv4-imagebuilder against boto3 and aiobotocore, in one run, as ratios.
 
-Every measurement runs in fresh child processes, interleaved A B A B over
-several rounds; the table shows medians. CPU time and peak RSS come from the
-OS's accounting of each finished child (wait4's rusage), not from timers in
-the child.
+What users run: warm calls and cold starts over a real loopback socket with the default client,
+async calls against aiobotocore at several concurrencies, and async fan-out on one client; plus
+the library-overhead rows over an in-memory stub transport on both sides.
 
-    make bench                      # default rounds
-    python benchmarks/bench.py --rounds 15 --calls 3000
+Every sample is a fresh child process; the two sides run paired, A B then B A, round after round
+(ABBA), and the table shows medians with the p10-p90 spread of each side and of the per-round
+ratio. Cold-start CPU and peak RSS come from the OS's accounting of each finished child (wait4's
+rusage); warm and async CPU from the child's own rusage over the measured window. The loopback
+server (benchmarks/loopback_server.py) runs in its own process on 127.0.0.1 and is not counted.
+
+    make bench                                   # full run, about 5-6 minutes on 2 cores
+    BENCH_QUICK=1 make bench                     # fewer rounds and calls, about 1-2 minutes
+    python benchmarks/bench.py --only warm,async --rounds 3
+    python benchmarks/bench.py --help
 """
 
 from __future__ import annotations
@@ -15,18 +22,28 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORKLOADS = str(HERE / "workloads.py")
+SERVER = str(HERE / "loopback_server.py")
 ARN = "arn:aws:imagebuilder:us-east-1:123456789012:image/bench/1.0.0/1"
 BODY = json.dumps({"requestId": "r", "clientToken": "t", "imageBuildVersionArn": ARN})
+GROUPS = ("cold", "warm", "async", "fanout")
 
-OURS_SETUP = f"""
+# Cold-start children: as little as possible besides the measured work.
+COLD_STUB_OURS = f"""
 import httpx
 import sigv4_imagebuilder as sib
 
@@ -37,12 +54,10 @@ def handler(request):
 client = sib.ImageBuilderClient(region="us-east-1",
                                 credentials=sib.Credentials("AKIDBENCH", "bench-secret"),
                                 http_client=httpx.Client(transport=httpx.MockTransport(handler)))
-
-def call():
-    return client.cancel_image_creation({ARN!r}, client_token="t")
+client.cancel_image_creation({ARN!r}, client_token="t")
 """
 
-BOTO3_SETUP = f"""
+COLD_STUB_BOTO3 = f"""
 import boto3
 from botocore.awsrequest import AWSResponse
 
@@ -57,105 +72,171 @@ def before_send(request, **kwargs):
 client = boto3.client("imagebuilder", region_name="us-east-1",
                       aws_access_key_id="AKIDBENCH", aws_secret_access_key="bench-secret")
 client.meta.events.register("before-send.imagebuilder.CancelImageCreation", before_send)
-
-def call():
-    return client.cancel_image_creation(imageBuildVersionArn={ARN!r}, clientToken="t")
+client.cancel_image_creation(imageBuildVersionArn={ARN!r}, clientToken="t")
 """
 
-COLD = "{setup}\ncall()\n"
+# The default client: no http_client=, only where to send.
+COLD_SOCKET_OURS = f"""
+import sys
+import sigv4_imagebuilder as sib
+client = sib.ImageBuilderClient(region="us-east-1",
+                                credentials=sib.Credentials("AKIDBENCH", "bench-secret"),
+                                endpoint_url=sys.argv[1])
+client.cancel_image_creation({ARN!r}, client_token="t")
+"""
+
+COLD_SOCKET_BOTO3 = f"""
+import sys
+import boto3
+client = boto3.client("imagebuilder", region_name="us-east-1", endpoint_url=sys.argv[1],
+                      aws_access_key_id="AKIDBENCH", aws_secret_access_key="bench-secret")
+client.cancel_image_creation(imageBuildVersionArn={ARN!r}, clientToken="t")
+"""
+
 IMPORT_OURS = "import sigv4_imagebuilder\n"
 IMPORT_BOTO3 = "import boto3\n"
-WARM = """{setup}
-import time
-for _ in range(200):
-    call()
-start = time.process_time()
-for _ in range({calls}):
-    call()
-print((time.process_time() - start) / {calls})
-"""
-
-PARTS_TAIL = """
-import datetime, time
-from sigv4_imagebuilder._protocol import build_request, serialize_body
-from sigv4_imagebuilder._signing import sign
-http = client._http
-unsigned = build_request("https://imagebuilder.us-east-1.amazonaws.com", serialize_body({arn!r}, "t"))
-prebuilt = http.build_request("PUT", unsigned.url, headers=unsigned.headers, content=unsigned.body)
-creds = sib.Credentials("AKIDBENCH", "bench-secret")
-def timed(f, n={calls}):
-    for _ in range(200):
-        f()
-    start = time.process_time()
-    for _ in range(n):
-        f()
-    return (time.process_time() - start) / n
-now = datetime.datetime.now(datetime.timezone.utc)
-from sigv4_imagebuilder._flow import Send
-action = Send(sign(unsigned, creds, region="us-east-1", now=now))
-print(timed(lambda: http.send(prebuilt)), timed(lambda: sign(unsigned, creds, region="us-east-1", now=now)),
-      timed(lambda: client._build(action, http)))
-"""
-
-FANOUT_SERVER = """
-import json, sys, threading
-from sigv4_imagebuilder.testing import LoopbackServer, Reply
-body = json.dumps({"requestId": "r", "clientToken": "t"}).encode()
-latency = float(sys.argv[1])
-with LoopbackServer(lambda r: Reply(headers=[("x-amzn-RequestId", "r")], body=body, delay=latency)) as s:
-    print(s.endpoint_url, flush=True)
-    sys.stdin.read()
-"""
-
-FANOUT_CLIENT = f"""
-import asyncio, sys, time
-import sigv4_imagebuilder as sib
-endpoint, n, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-creds = sib.Credentials("AKIDBENCH", "bench-secret")
-arn = {ARN!r}
-def sync():
-    with sib.ImageBuilderClient(region="us-east-1", credentials=creds, endpoint_url=endpoint) as c:
-        c.cancel_image_creation(arn)
-        start = time.perf_counter()
-        for _ in range(n):
-            c.cancel_image_creation(arn)
-        return time.perf_counter() - start
-async def fan():
-    async with sib.AsyncImageBuilderClient(region="us-east-1", credentials=creds,
-                                           endpoint_url=endpoint) as c:
-        await c.cancel_image_creation(arn)
-        gate = asyncio.Semaphore(concurrency)
-        async def one():
-            async with gate:
-                await c.cancel_image_creation(arn)
-        start = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(n)))
-        return time.perf_counter() - start
-print(sync(), asyncio.run(fan()))
-"""
 
 
-def run_child(code: str) -> tuple[float, float, str]:
-    """Run ``code`` in a fresh interpreter; return (CPU seconds, peak RSS MiB, stdout)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["AWS_EC2_METADATA_DISABLED"] = "true"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env, cwd=ROOT)
-    assert proc.stdout is not None
-    out = proc.stdout.read().decode()
-    proc.stdout.close()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"child failed ({proc.returncode}):\n{code}")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+# --------------------------------------------------------------------------- child processes
+
+_children: set[subprocess.Popen[bytes]] = set()
 
 
-def interleaved(
-    rounds: int, a: Callable[[], tuple[float, ...]], b: Callable[[], tuple[float, ...]]
-) -> tuple[list[tuple[float, ...]], list[tuple[float, ...]]]:
+def _child_env() -> dict[str, str]:
+    # No credentials, config files or proxies from the caller's environment: every request
+    # goes to 127.0.0.1 directly, and both sides resolve the same (explicit) credentials.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AWS_") and not k.lower().endswith("_proxy")
+    }
+    env.update(
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        NO_PROXY="127.0.0.1",
+    )
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+@dataclass
+class ChildResult:
+    cpu: float  # seconds, user + system, whole process
+    rss: float  # peak RSS, MiB
+    out: str
+    killed: bool
+
+
+def run_child(argv: Sequence[str], timeout: float) -> ChildResult:
+    """Run ``python argv...`` fresh; return its rusage and stdout. Killed after ``timeout``."""
+    proc = subprocess.Popen(
+        [sys.executable, *argv],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=_child_env(),
+        cwd=ROOT,
+    )
+    _children.add(proc)
+    killed = threading.Event()
+
+    def kill() -> None:
+        killed.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        out = proc.stdout.read().decode()
+        proc.stdout.close()
+        # wait4, not wait: the child's own rusage (CPU and peak RSS), after it has exited.
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        timer.cancel()
+        _children.discard(proc)
+    if proc.returncode != 0 and not killed.is_set():
+        raise RuntimeError(f"child {argv[:2]} failed with exit status {proc.returncode}")
+    return ChildResult(
+        usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out, killed.is_set()
+    )
+
+
+def run_code(code: str, *args: str, timeout: float = 120.0) -> ChildResult:
+    return run_child(["-c", code, *args], timeout)
+
+
+def run_workload(
+    name: str, timeout: float, *, tolerate_failure: bool = False, **params: Any
+) -> dict[str, Any]:
+    try:
+        result = run_child([WORKLOADS, name, json.dumps(params)], timeout)
+    except RuntimeError as exc:
+        if not tolerate_failure:
+            raise
+        return {"crashed": str(exc)}
+    if result.killed:
+        return {"killed": timeout}
+    parsed: dict[str, Any] = json.loads(result.out)
+    return parsed
+
+
+@contextmanager
+def loopback_server(max_seconds: float) -> Iterator[str]:
+    """Start the canned-reply server in its own process; yield its endpoint URL."""
+    proc = subprocess.Popen(
+        [sys.executable, SERVER, "--max-seconds", str(max_seconds)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=_child_env(),
+        cwd=ROOT,
+    )
+    _children.add(proc)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        line = proc.stdout.readline().decode().split()
+        if len(line) != 2 or line[0] != "READY":
+            raise RuntimeError(f"loopback server did not start: {line!r}")
+        yield f"http://127.0.0.1:{int(line[1])}"
+    finally:
+        # Closing its stdin is the server's cue to stop; kill it if it does not.
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        _children.discard(proc)
+
+
+def kill_children() -> None:
+    for proc in list(_children):
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    _children.clear()
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def spread(values: Sequence[float]) -> tuple[float, float, float]:
+    """Median, p10 and p90 (inclusive method: within the observed range)."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    deciles = statistics.quantiles(values, n=10, method="inclusive")
+    return statistics.median(values), deciles[0], deciles[-1]
+
+
+def paired(
+    rounds: int, a: Callable[[], Any], b: Callable[[], Any], progress: str
+) -> tuple[list[Any], list[Any]]:
+    """Run ``a`` and ``b`` ``rounds`` times each, ABBA: neither side always runs first."""
     ra, rb = [], []
     for i in range(rounds):
-        # A B, then B A: neither side always runs first.
+        print(f"  {progress}: round {i + 1}/{rounds}", file=sys.stderr, flush=True)
         if i % 2 == 0:
             ra.append(a())
             rb.append(b())
@@ -165,162 +246,387 @@ def interleaved(
     return ra, rb
 
 
-def med(rows: list[tuple[float, ...]], i: int) -> float:
-    return statistics.median(r[i] for r in rows)
+@dataclass
+class Row:
+    measure: str
+    ours: str
+    peer: str
+    ratio: str
+    target: str = ""
+    met: str = ""
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--calls", type=int, default=2000, help="calls per warm-rate round")
-    parser.add_argument("--fanout", type=int, default=200, help="calls in the loopback fan-out")
-    parser.add_argument(
-        "--latency",
-        type=float,
-        default=0.02,
-        help="seconds the loopback server waits before each reply, as a service would",
-    )
-    parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
+@dataclass
+class Table:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
-    # A wheel install byte-compiles the package; an editable one under
-    # PYTHONDONTWRITEBYTECODE=1 would recompile it in every child instead.
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(ROOT / "sigv4_imagebuilder")], check=True
-    )
-    # Versions from metadata, not imports: a forked child's peak RSS starts at
-    # the parent's, so this process must stay small.
-    from importlib.metadata import version
+    def add(self, *args: str) -> None:
+        self.rows.append(Row(*args))
 
-    print(
-        f"sigv4-imagebuilder vs boto3 {version('boto3')} (botocore {version('botocore')}, "
-        f"httpx {version('httpx')}), Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores, {platform.machine()}, {time.strftime('%Y-%m-%d')}"
-    )
-    print(f"{args.rounds} interleaved rounds per row, medians; each sample a fresh process\n")
 
-    def child(code: str) -> Callable[[], tuple[float, ...]]:
-        return lambda: run_child(code)[:2]
+def fmt(values: Sequence[float], unit: str) -> str:
+    """``median (p10-p90)`` in ``unit`` (µs, ms, MiB, /s)."""
+    scale = {"µs": 1e6, "ms": 1e3, "MiB": 1.0, "/s": 1.0, "s": 1.0}[unit]
+    med, lo, hi = (v * scale for v in spread(values))
+    digits = 1 if unit in ("MiB", "s") else 0
+    if unit == "/s":
+        return f"{med:,.0f}/s ({lo:,.0f}-{hi:,.0f})"
+    return f"{med:,.{digits}f} {unit} ({lo:,.{digits}f}-{hi:,.{digits}f})"
 
-    rows = []
-    ours, theirs = interleaved(
-        args.rounds, child(COLD.format(setup=OURS_SETUP)), child(COLD.format(setup=BOTO3_SETUP))
-    )
-    cold = (med(ours, 0), med(theirs, 0), med(ours, 1), med(theirs, 1))
-    rows.append(
+
+def ratio_cell(ours: Sequence[float], peer: Sequence[float], invert: bool = False) -> str:
+    """Per-round paired ratio ours/peer (or peer/ours), median and p10-p90."""
+    ratios = [(p / o) if invert else (o / p) for o, p in zip(ours, peer, strict=True)]
+    med, lo, hi = spread(ratios)
+    return f"{med:.2f}x ({lo:.2f}-{hi:.2f})"
+
+
+def check(value: float, op: str, bound: float) -> str:
+    ok = value >= bound if op == ">=" else value <= bound
+    return "yes" if ok else "**no**"
+
+
+def paired_ratio(ours: Sequence[float], peer: Sequence[float], invert: bool = False) -> float:
+    return spread([(p / o) if invert else (o / p) for o, p in zip(ours, peer, strict=True)])[0]
+
+
+# --------------------------------------------------------------------------- the rows
+
+
+def cold_rows(table: Table, args: argparse.Namespace, endpoint: str) -> None:
+    def cold(code: str, *argv: str) -> Callable[[], tuple[float, float]]:
+        def run() -> tuple[float, float]:
+            result = run_code(code, *argv)
+            return result.cpu, result.rss
+
+        return run
+
+    for label, ours_code, peer_code, argv, targets in (
         (
-            "cold start CPU (import+client+1 call)",
-            f"{cold[0] * 1000:.0f} ms",
-            f"{cold[1] * 1000:.0f} ms",
-            cold[0] / cold[1],
-            "<= 0.65",
+            "cold start, default client, loopback socket (import + client + 1 call)",
+            COLD_SOCKET_OURS,
+            COLD_SOCKET_BOTO3,
+            (endpoint,),
+            (0.70, 0.70),
+        ),
+        (
+            "library overhead (stub transport): cold start (import + client + 1 call)",
+            COLD_STUB_OURS,
+            COLD_STUB_BOTO3,
+            (),
+            (0.65, 0.70),
+        ),
+        ("import alone", IMPORT_OURS, IMPORT_BOTO3, (), None),
+    ):
+        ours, peer = paired(
+            args.rounds, cold(ours_code, *argv), cold(peer_code, *argv), label.split(",")[0]
         )
-    )
-    rows.append(
-        (
-            "cold start peak RSS",
-            f"{cold[2]:.1f} MiB",
-            f"{cold[3]:.1f} MiB",
-            cold[2] / cold[3],
-            "<= 0.70",
-        )
-    )
+        for index, what, unit in ((0, "CPU", "ms"), (1, "peak RSS", "MiB")):
+            o, p = [r[index] for r in ours], [r[index] for r in peer]
+            target = met = ""
+            if targets is not None:
+                target = f"≤ {targets[index]:.2f}x"
+                met = check(paired_ratio(o, p), "<=", targets[index])
+            table.add(f"{label}: {what}", fmt(o, unit), fmt(p, unit), ratio_cell(o, p), target, met)
 
-    ours, theirs = interleaved(args.rounds, child(IMPORT_OURS), child(IMPORT_BOTO3))
-    rows.append(
+
+def warm_rows(table: Table, args: argparse.Namespace, endpoint: str) -> None:
+    for label, endpoint_arg, calls, target in (
         (
-            "import alone CPU",
-            f"{med(ours, 0) * 1000:.0f} ms",
-            f"{med(theirs, 0) * 1000:.0f} ms",
-            med(ours, 0) / med(theirs, 0),
+            "warm, default client, loopback socket: calls/s of CPU",
+            endpoint,
+            args.socket_calls,
+            1.9,
+        ),
+        ("library overhead (stub transport): warm calls/s of CPU", None, args.calls, 2.5),
+    ):
+        params: dict[str, Any] = {"calls": calls}
+        if endpoint_arg is not None:
+            params["endpoint"] = endpoint_arg
+        ours, peer = paired(
+            args.rounds,
+            lambda params=params: run_workload("ours_sync", 600, **params),
+            lambda params=params: run_workload("boto3_sync", 600, **params),
+            label.split(":")[0],
+        )
+        o_cpu, p_cpu = [r["cpu"] for r in ours], [r["cpu"] for r in peer]
+        table.add(
+            label,
+            fmt([1 / c for c in o_cpu], "/s"),
+            fmt([1 / c for c in p_cpu], "/s"),
+            ratio_cell(o_cpu, p_cpu, invert=True),
+            f"≥ {target}x",
+            check(paired_ratio(o_cpu, p_cpu, invert=True), ">=", target),
+        )
+        table.add("  CPU per call", fmt(o_cpu, "µs"), fmt(p_cpu, "µs"), ratio_cell(o_cpu, p_cpu))
+        table.add(
+            "  wall per call (server in its own process)" if endpoint_arg else "  wall per call",
+            fmt([r["wall"] for r in ours], "µs"),
+            fmt([r["wall"] for r in peer], "µs"),
             "",
         )
-    )
-    rows.append(
-        (
-            "import alone peak RSS",
-            f"{med(ours, 1):.1f} MiB",
-            f"{med(theirs, 1):.1f} MiB",
-            med(ours, 1) / med(theirs, 1),
+        # "Of which": measured in the instrumented window of the same processes.
+        table.add(
+            "  whole call, instrumented window (basis of the 'of which' rows)",
+            fmt([r["instrumented_cpu"] for r in ours], "µs"),
+            fmt([r["instrumented_cpu"] for r in peer], "µs"),
             "",
         )
+        labels = list(dict.fromkeys([*ours[0]["parts"], *peer[0]["parts"]]))
+        for part in labels:
+
+            def cell(results: list[dict[str, Any]], part: str = part) -> str:
+                if part not in results[0]["parts"]:
+                    return ""
+                per_call = [r["parts"][part][0] for r in results]
+                count = statistics.median(r["parts"][part][1] for r in results)
+                if count == 0:
+                    return "not called"
+                share = statistics.median(
+                    r["parts"][part][0] / r["instrumented_cpu"] for r in results
+                )
+                calls_note = "" if count == 1 else f", {count:g}x/call"
+                return f"{fmt(per_call, 'µs').split(' (')[0]} ({share:.0%}{calls_note})"
+
+            table.add(f"  of which {part}", cell(ours), cell(peer), "")
+
+
+def async_rows(table: Table, args: argparse.Namespace, endpoint: str) -> None:
+    levels = [1, 16, 64]
+    params = {"calls": args.async_calls, "levels": levels, "limit": 120, "endpoint": endpoint}
+    ours, peer = paired(
+        args.rounds,
+        lambda: run_workload("ours_async", 3 * 150, **params),
+        lambda: run_workload("aiobotocore_async", 3 * 150, **params),
+        "async vs aiobotocore",
     )
-
-    def warm(setup: str) -> Callable[[], tuple[float, ...]]:
-        return lambda: (float(run_child(WARM.format(setup=setup, calls=args.calls))[2]),)
-
-    ours, theirs = interleaved(args.rounds, warm(OURS_SETUP), warm(BOTO3_SETUP))
-    o, t = med(ours, 0), med(theirs, 0)
-    rows.append(("warm call CPU per call", f"{o * 1e6:.0f} µs", f"{t * 1e6:.0f} µs", o / t, ""))
-    rows.append(("warm call rate", f"{1 / o:,.0f}/s", f"{1 / t:,.0f}/s", t / o, ">= 2.5"))
-
-    parts = [
-        tuple(
-            float(x)
-            for x in run_child(OURS_SETUP + PARTS_TAIL.format(arn=ARN, calls=args.calls))[2].split()
+    for level in levels:
+        key = str(level)
+        label = f"async CPU per call, {args.async_calls} calls at concurrency {level}"
+        ok_o = [r[key] for r in ours if key in r and "cpu" in r[key]]
+        ok_p = [r[key] for r in peer if key in r and "cpu" in r[key]]
+        if len(ok_o) != len(ours) or len(ok_p) != len(peer):
+            table.add(
+                label, f"{len(ok_o)} of {len(ours)} finished", f"{len(ok_p)} of {len(peer)}", ""
+            )
+            continue
+        o, p = [r["cpu"] for r in ok_o], [r["cpu"] for r in ok_p]
+        target = met = ""
+        if level in (16, 64):
+            target, met = "≤ 1.00x", check(paired_ratio(o, p), "<=", 1.0)
+        table.add(label, fmt(o, "µs"), fmt(p, "µs"), ratio_cell(o, p), target, met)
+        failed = sum(r["failed"] for r in ok_o), sum(r["failed"] for r in ok_p)
+        table.add(
+            "  calls/s (wall)",
+            fmt([args.async_calls / r["wall"] for r in ok_o], "/s"),
+            fmt([args.async_calls / r["wall"] for r in ok_p], "/s"),
+            "",
+            "",
+            f"failed calls: {failed[0]} / {failed[1]}" if any(failed) else "",
         )
-        for _ in range(args.rounds)
-    ]
-    send_cost, sign_cost, build_cost = med(parts, 0), med(parts, 1), med(parts, 2)
-    rows.append(
-        ("  of which httpx Client.send (fixed)", f"{send_cost * 1e6:.0f} µs", "", send_cost / t, "")
-    )
-    rows.append(
-        ("  of which SigV4 signing (botocore)", f"{sign_cost * 1e6:.0f} µs", "", sign_cost / t, "")
-    )
-    rows.append(
-        ("  of which httpx.Request build", f"{build_cost * 1e6:.0f} µs", "", build_cost / t, "")
-    )
 
-    width = max(len(r[0]) for r in rows)
-    print(
-        f"| {'measure':<{width}} | {'sigv4-imagebuilder':>18} | {'boto3':>12} | {'ratio':>6} | target  |"
-    )
-    print(f"|{'-' * (width + 2)}|{'-' * 20}|{'-' * 14}|{'-' * 8}|---------|")
-    for name, a, b, ratio, target in rows:
-        print(f"| {name:<{width}} | {a:>18} | {b:>12} | {ratio:>5.2f}x | {target:<7} |")
-    print("('of which' rows: that part's cost alone, as a fraction of boto3's whole call)")
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    with subprocess.Popen(
-        [sys.executable, "-c", FANOUT_SERVER, str(args.latency)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    ) as server:
-        assert server.stdout is not None and server.stdin is not None
-        endpoint = server.stdout.readline().strip()
+def fanout_rows(table: Table, args: argparse.Namespace, endpoint: str) -> None:
+    for calls in args.fanout:
+        limit = args.fanout_limit
         samples = []
-        for _ in range(3):
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    FANOUT_CLIENT,
-                    endpoint,
-                    str(args.fanout),
-                    str(args.concurrency),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-                env=env,
-                cwd=ROOT,
-            ).stdout
-            samples.append(tuple(float(x) for x in out.split()))
-        server.stdin.close()
-        server.wait(timeout=10)
-    seq, fan = statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
-    print(
-        f"\nasync fan-out on loopback, {args.fanout} cancels, server in its own process answering "
-        f"after {args.latency * 1000:.0f} ms (median of 3):"
+        for i in range(args.fanout_rounds):
+            print(
+                f"  fan-out {calls}: run {i + 1}/{args.fanout_rounds}", file=sys.stderr, flush=True
+            )
+            samples.append(
+                run_workload(
+                    "fanout",
+                    limit + 30,
+                    tolerate_failure=True,
+                    calls=calls,
+                    limit=limit,
+                    endpoint=endpoint,
+                )
+            )
+        label = f"async fan-out: {calls:,} gathered cancels on one client"
+        target = "completes" if calls >= 10_000 else ""
+        if any("crashed" in s for s in samples):
+            table.add(label, "crashed: see stderr", "", "", target, "**no**" if target else "")
+            continue
+        if any("killed" in s or s["timed_out"] for s in samples):
+            worst = min(samples, key=lambda s: s.get("completed", 0))
+            done = worst.get("completed", "?")
+            table.add(
+                label,
+                f"did not complete in {limit:.0f} s ({done} done)",
+                "",
+                "",
+                target,
+                "**no**" if target else "",
+            )
+            continue
+        completed = [s["completed"] for s in samples]
+        failed = [s["failed"] for s in samples]
+        wall = [s["wall"] for s in samples]
+        errors: dict[str, int] = {}
+        for s in samples:
+            for name, n in s["errors"].items():
+                errors[name] = errors.get(name, 0) + n
+        all_ok = all(f == 0 for f in failed)
+        table.add(
+            label,
+            f"{statistics.median(c / w for c, w in zip(completed, wall, strict=True)):,.0f} ok/s, "
+            f"{statistics.median(completed):,.0f} ok, {statistics.median(failed):,.0f} failed, "
+            f"{fmt(wall, 's')} wall, {statistics.median(s['cpu'] / calls for s in samples) * 1e6:,.0f} µs CPU/call",
+            "",
+            "",
+            target,
+            ("yes" if all_ok else "**no**") if target else "",
+        )
+        if errors:
+            table.notes.append(
+                f"fan-out {calls:,}: failures by type (all runs): "
+                + ", ".join(f"{k} x {v}" for k, v in sorted(errors.items()))
+            )
+
+
+# --------------------------------------------------------------------------- main
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    # Versions from metadata, not imports: this process must stay small and clean.
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    deps = ", ".join(
+        f"{n} {v(n)}"
+        for n in (
+            "sigv4-imagebuilder",
+            "httpx",
+            "httpcore",
+            "h11",
+            "anyio",
+            "sniffio",
+            "botocore",
+            "boto3",
+            "aiobotocore",
+            "aiohttp",
+        )
     )
-    print(
-        f"  sync sequential: {seq:.2f} s ({args.fanout / seq:,.0f}/s); "
-        f"async at concurrency {args.concurrency}: {fan:.2f} s ({args.fanout / fan:,.0f}/s); "
-        f"speed-up {seq / fan:.2f}x"
+    return (
+        f"{model}, {os.cpu_count()} cores, {platform.machine()}, "
+        f"Python {platform.python_version()}; {deps}"
     )
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=2 if quick else 4, help="ABBA rounds per row")
+    parser.add_argument(
+        "--calls", type=int, default=500 if quick else 1500, help="calls per window, stub rows"
+    )
+    parser.add_argument(
+        "--socket-calls",
+        type=int,
+        default=200 if quick else 600,
+        help="calls per window, loopback rows",
+    )
+    parser.add_argument(
+        "--async-calls",
+        type=int,
+        default=300 if quick else 1000,
+        help="calls per concurrency level, async rows",
+    )
+    parser.add_argument(
+        "--fanout",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=[1000] if quick else [1000, 10_000],
+        help="comma-separated fan-out sizes",
+    )
+    parser.add_argument("--fanout-rounds", type=int, default=1)
+    parser.add_argument(
+        "--fanout-limit", type=float, default=120.0, help="seconds before a fan-out row gives up"
+    )
+    parser.add_argument(
+        "--only",
+        type=lambda s: [x for x in s.split(",") if x],
+        default=list(GROUPS),
+        help=f"comma-separated groups from {','.join(GROUPS)}",
+    )
+    args = parser.parse_args(argv)
+    unknown = set(args.only) - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown groups: {sorted(unknown)}")
+    args.quick = quick
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    # A wheel install byte-compiles the package; an editable one might not, and every cold
+    # child would then compile it again.
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "sigv4_imagebuilder"), str(HERE)],
+        check=True,
+    )
+    # SIGTERM (and SIGHUP) unwind like Ctrl-C does, so the finally below reaps every child.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
+    started = time.monotonic()
+    table = Table()
+    try:
+        with loopback_server(max_seconds=3600) as endpoint:
+            if "warm" in args.only:
+                warm_rows(table, args, endpoint)
+            if "cold" in args.only:
+                cold_rows(table, args, endpoint)
+            if "async" in args.only:
+                async_rows(table, args, endpoint)
+            if "fanout" in args.only:
+                fanout_rows(table, args, endpoint)
+    except KeyboardInterrupt:
+        print("interrupted; children stopped", file=sys.stderr)
+        return 130
+    finally:
+        kill_children()
+
+    print(f"Machine: {machine()}")
+    print(
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{time.monotonic() - started:.0f} s; {args.rounds} paired ABBA rounds per row "
+        f"(fresh processes), median (p10-p90); ratio = per-round ours/peer, except calls/s "
+        f"rows (peer CPU/ours: higher is better). Peer: boto3 for sync rows, aiobotocore for "
+        f"async rows." + (" BENCH_QUICK=1." if args.quick else "")
+    )
+    print()
+    headers = ("measure", "sigv4-imagebuilder", "boto3 / aiobotocore", "ratio", "target", "met")
+    cells = [headers, *[(r.measure, r.ours, r.peer, r.ratio, r.target, r.met) for r in table.rows]]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+        if n == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    print()
+    print(
+        "'of which' rows: thread CPU inside that dependency method, per call, from a second "
+        "window of the same processes with the methods wrapped (share of that window's whole "
+        "call). Parts can nest (Client.send contains the transport)."
+    )
+    for note in table.notes:
+        print(f"- {note}")
     return 0
 
 

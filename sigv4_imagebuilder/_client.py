@@ -11,63 +11,28 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 import httpx
 
+from . import _transport
 from ._actions import AcquireLock, Flow, Outcome, RunBlocking, Send, Sleep
 from ._config import ClientConfig, resolve_config
 from ._credentials import CredentialResolver, CredentialsArg, resolver_for
-from ._errors import (
-    ConnectError,
-    ConnectionClosedError,
-    ImageBuilderError,
-    ParamValidationError,
-    TransportError,
-    TransportTimeoutError,
-)
+from ._errors import ImageBuilderError, ParamValidationError
 from ._flow import CallContext, call_flow
-from ._http import HttpResponse
 from ._models import CancelImageCreationResponse, GetImageResponse
 from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE
+from ._options import ClientOptions
 from ._retries import RetryPolicy
 from ._shared_files import SharedFiles, read_shared_files
+from ._transport import DEFAULT_TIMEOUT, TimeoutArg
 from ._waiters import IMAGE_AVAILABLE, IMAGE_CANCELLED, OnStatus, wait_flow
 
 T = TypeVar("T")
-
-#: A finite connect timeout and a finite read timeout, unlike httpx's 5 s for all.
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-
-TimeoutArg = Union[float, int, httpx.Timeout, None]
-
-
-def map_transport_error(exc: httpx.HTTPError) -> TransportError:
-    """Translate an httpx exception into ours, chained to it."""
-    error: TransportError
-    if isinstance(exc, httpx.TimeoutException):
-        error = TransportTimeoutError(f"timed out: {type(exc).__name__}: {exc}")
-    elif isinstance(exc, httpx.ConnectError):
-        error = ConnectError(f"could not connect: {exc}")
-    elif isinstance(
-        exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError)
-    ):
-        error = ConnectionClosedError(f"connection closed before a complete response: {exc}")
-    else:
-        error = TransportError(f"{type(exc).__name__}: {exc}")
-    error.__cause__ = exc
-    error.__suppress_context__ = True
-    return error
-
-
-def to_http_response(response: httpx.Response) -> HttpResponse:
-    """Copy an httpx response (already read) into plain data."""
-    headers: dict[str, str] = {}
-    for name, value in response.headers.multi_items():
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return HttpResponse(status_code=response.status_code, headers=headers, body=response.content)
 
 
 def _asyncio() -> Any:
@@ -75,14 +40,6 @@ def _asyncio() -> Any:
     import asyncio
 
     return asyncio
-
-
-def _check_timeout(timeout: object) -> httpx.Timeout | None:
-    if timeout is None or isinstance(timeout, httpx.Timeout):
-        return timeout
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
-        return httpx.Timeout(float(timeout))
-    raise ParamValidationError("timeout", "must be a positive number or an httpx.Timeout", timeout)
 
 
 def _default_resolver(
@@ -101,40 +58,36 @@ def _default_resolver(
     )
 
 
+def _closed() -> ImageBuilderError:
+    # The root class, not httpx's RuntimeError: every failure of a call is an
+    # ImageBuilderError, including calling a client after close().
+    return ImageBuilderError("this client is closed")
+
+
 class _BaseClient:
     """What both clients share: configuration, credentials, the call context."""
 
-    def __init__(
-        self,
-        *,
-        region: str | None,
-        credentials: CredentialsArg,
-        endpoint_url: str | None,
-        use_fips_endpoint: bool | None,
-        use_dualstack_endpoint: bool | None,
-        max_attempts: int | None,
-        timeout: TimeoutArg,
-        retry_policy: RetryPolicy | None,
-        env: Mapping[str, str] | None,
-        profile: str | None,
-    ) -> None:
-        environ = os.environ if env is None else env
+    def __init__(self, options: ClientOptions) -> None:
+        environ = os.environ if options.env is None else options.env
+        retry_policy = options.retry_policy
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise ParamValidationError("retry_policy", "must be a RetryPolicy", retry_policy)
-        self._timeout = _check_timeout(timeout)
+        self._timeout = _transport.check_timeout(options.timeout)
+        self._attempt_timeout = _transport.check_attempt_timeout(options.attempt_timeout)
+        self._max_concurrency = _transport.check_max_concurrency(options.max_concurrency)
         files = read_shared_files(environ)  # the only file reads, once
         config = resolve_config(
             env=environ,
             files=files,
-            region=region,
-            profile=profile,
-            endpoint_url=endpoint_url,
-            use_fips_endpoint=use_fips_endpoint,
-            use_dualstack_endpoint=use_dualstack_endpoint,
-            max_attempts=max_attempts,
+            region=options.region,
+            profile=options.profile,
+            endpoint_url=options.endpoint_url,
+            use_fips_endpoint=options.use_fips_endpoint,
+            use_dualstack_endpoint=options.use_dualstack_endpoint,
+            max_attempts=options.max_attempts,
         )
         self._credentials: CredentialResolver = resolver_for(
-            credentials,
+            options.credentials,
             lambda: _default_resolver(config, environ, files),
         )
         self._ctx = CallContext(
@@ -144,8 +97,15 @@ class _BaseClient:
             policy=retry_policy or RetryPolicy(),
             credentials=self._credentials.flow,
         )
-        self._timeout_dict = self._timeout.as_dict() if self._timeout is not None else {}
-        self._urls: dict[str, httpx.URL] = {}
+
+    def _new_http_kwargs(self) -> dict[str, Any]:
+        # A pool as large as the in-flight limit, all of it kept alive, so a
+        # fan-out reuses its connections instead of reopening them.
+        size = self._max_concurrency or _transport.DEFAULT_MAX_CONCURRENCY
+        return {
+            "timeout": self._timeout or DEFAULT_TIMEOUT,
+            "limits": httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        }
 
     @property
     def region(self) -> str:
@@ -162,6 +122,13 @@ class _BaseClient:
         """Total attempts per call, the first included."""
         return self._ctx.max_attempts
 
+    @property
+    def max_concurrency(self) -> int:
+        """The most requests this client has on the wire at once."""
+        return self._limit
+
+    _limit: int
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(region={self.region!r}, "
@@ -169,31 +136,8 @@ class _BaseClient:
         )
 
     def _build(self, action: Send, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
-        # httpx.Request directly, not http.build_request(): that re-parses the
-        # URL and merges headers through several Headers objects, a quarter of
-        # a call's CPU. The client's own headers still apply (ours win); its
-        # cookies and params do not (the API uses neither). Transport, proxies,
-        # mTLS and event hooks are untouched: they belong to send().
-        request = action.request
-        url = self._urls.get(request.url)
-        if url is None:
-            url = self._urls[request.url] = httpx.URL(request.url)
-        ours = {name.lower() for name, _ in request.headers}
-        headers = [(k, v) for k, v in http.headers.multi_items() if k not in ours]
-        headers.extend(request.headers)
-        if action.timeout is not None:
-            timeout = httpx.Timeout(action.timeout).as_dict()
-        elif self._timeout is not None:
-            timeout = self._timeout_dict
-        else:
-            timeout = http.timeout.as_dict()
-        return httpx.Request(
-            request.method,
-            url,
-            headers=headers,
-            content=request.body,
-            extensions={"timeout": timeout},
-        )
+        timeouts = _transport.phase_timeouts(action, http, self._timeout, self._attempt_timeout)
+        return _transport.build_request(action, http, timeouts)
 
 
 class ImageBuilderClient(_BaseClient):
@@ -212,8 +156,17 @@ class ImageBuilderClient(_BaseClient):
         use_fips_endpoint: use the FIPS endpoint.
         use_dualstack_endpoint: use the dual-stack (IPv6) endpoint.
         max_attempts: total attempts per call, default 3; 1 means no retries.
-        timeout: seconds, or an ``httpx.Timeout``; default 10 s connect, 60 s read.
-        http_client: an ``httpx.Client`` to send with, used as given and never closed.
+        timeout: seconds for each phase (connect, write, each read), or an
+            ``httpx.Timeout``; default 10 s connect, 60 s read. Finite and positive.
+        attempt_timeout: seconds one attempt may take in total, from connect to
+            the last byte of the reply; ``None`` (the default) for no total bound.
+            A server sending one byte at a time cannot stretch an attempt past it.
+        max_concurrency: the most requests this client has on the wire at once;
+            further calls wait their turn. Default: the connection pool's size
+            (100 for the client's own pool; ``http_client``'s own limit when given).
+        http_client: an ``httpx.Client`` to send with, used as given and never
+            closed. Whatever its settings, redirects are not followed and
+            replies are read uncompressed and bounded.
         retry_policy: backoff and retry-budget settings.
         env: the environment to read settings from; default ``os.environ``.
         profile: the shared-config profile; default ``AWS_PROFILE`` or ``default``.
@@ -240,6 +193,8 @@ class ImageBuilderClient(_BaseClient):
         use_dualstack_endpoint: bool | None = None,
         max_attempts: int | None = None,
         timeout: TimeoutArg = None,
+        attempt_timeout: float | None = None,
+        max_concurrency: int | None = None,
         http_client: httpx.Client | None = None,
         retry_policy: RetryPolicy | None = None,
         env: Mapping[str, str] | None = None,
@@ -250,19 +205,27 @@ class ImageBuilderClient(_BaseClient):
                 "http_client", "must be an httpx.Client", type(http_client).__name__
             )
         super().__init__(
-            region=region,
-            credentials=credentials,
-            endpoint_url=endpoint_url,
-            use_fips_endpoint=use_fips_endpoint,
-            use_dualstack_endpoint=use_dualstack_endpoint,
-            max_attempts=max_attempts,
-            timeout=timeout,
-            retry_policy=retry_policy,
-            env=env,
-            profile=profile,
+            ClientOptions(
+                region=region,
+                credentials=credentials,
+                endpoint_url=endpoint_url,
+                use_fips_endpoint=use_fips_endpoint,
+                use_dualstack_endpoint=use_dualstack_endpoint,
+                max_attempts=max_attempts,
+                timeout=timeout,
+                attempt_timeout=attempt_timeout,
+                max_concurrency=max_concurrency,
+                retry_policy=retry_policy,
+                env=env,
+                profile=profile,
+            )
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=self._timeout or DEFAULT_TIMEOUT)
+        self._http = http_client or httpx.Client(**self._new_http_kwargs())
+        self._limit = self._max_concurrency or _transport.pool_size(self._http)
+        # Threads past the limit wait here rather than in httpcore's pool,
+        # where they would fail with PoolTimeout after the pool timeout.
+        self._slots = threading.BoundedSemaphore(self._limit)
         self._credentials_lock = threading.Lock()
 
     def cancel_image_creation(
@@ -432,7 +395,7 @@ class ImageBuilderClient(_BaseClient):
     def _run(self, flow: Flow[T]) -> T:
         if self._http.is_closed:
             flow.close()
-            raise ImageBuilderError("this client is closed")
+            raise _closed()
         try:
             action = next(flow)
             while True:
@@ -459,12 +422,16 @@ class ImageBuilderClient(_BaseClient):
             flow.close()
 
     def _send(self, action: Send) -> Outcome:
-        start = time.monotonic()
-        try:
-            response = self._http.send(self._build(action, self._http), auth=None)
-        except httpx.HTTPError as exc:
-            return Outcome(error=map_transport_error(exc), elapsed=time.monotonic() - start)
-        return Outcome(response=to_http_response(response), elapsed=time.monotonic() - start)
+        request = self._build(action, self._http)
+        with self._slots:
+            try:
+                return _transport.send(
+                    self._http, request, _transport.deadline_of(action, self._attempt_timeout)
+                )
+            except RuntimeError:
+                if self._http.is_closed:  # closed by another thread mid-call
+                    raise _closed() from None
+                raise
 
     def close(self) -> None:
         """Close the connections this client opened (not those of a client passed in)."""
@@ -510,6 +477,8 @@ class AsyncImageBuilderClient(_BaseClient):
         use_dualstack_endpoint: bool | None = None,
         max_attempts: int | None = None,
         timeout: TimeoutArg = None,
+        attempt_timeout: float | None = None,
+        max_concurrency: int | None = None,
         http_client: httpx.AsyncClient | None = None,
         retry_policy: RetryPolicy | None = None,
         env: Mapping[str, str] | None = None,
@@ -520,19 +489,28 @@ class AsyncImageBuilderClient(_BaseClient):
                 "http_client", "must be an httpx.AsyncClient", type(http_client).__name__
             )
         super().__init__(
-            region=region,
-            credentials=credentials,
-            endpoint_url=endpoint_url,
-            use_fips_endpoint=use_fips_endpoint,
-            use_dualstack_endpoint=use_dualstack_endpoint,
-            max_attempts=max_attempts,
-            timeout=timeout,
-            retry_policy=retry_policy,
-            env=env,
-            profile=profile,
+            ClientOptions(
+                region=region,
+                credentials=credentials,
+                endpoint_url=endpoint_url,
+                use_fips_endpoint=use_fips_endpoint,
+                use_dualstack_endpoint=use_dualstack_endpoint,
+                max_attempts=max_attempts,
+                timeout=timeout,
+                attempt_timeout=attempt_timeout,
+                max_concurrency=max_concurrency,
+                retry_policy=retry_policy,
+                env=env,
+                profile=profile,
+            )
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self._timeout or DEFAULT_TIMEOUT)
+        self._http = http_client or httpx.AsyncClient(**self._new_http_kwargs())
+        self._limit = self._max_concurrency or _transport.pool_size(self._http)
+        # Far more waiters than connections collapse httpcore's async pool
+        # (encode/httpx#3215); calls past the limit wait here instead.
+        self._slots = _asyncio().Semaphore(self._limit)
+        self._loop: weakref.ref[Any] | None = None
         self._credentials_lock = _asyncio().Lock()
 
     async def cancel_image_creation(
@@ -605,7 +583,12 @@ class AsyncImageBuilderClient(_BaseClient):
     async def _run(self, flow: Flow[T]) -> T:
         if self._http.is_closed:
             flow.close()
-            raise ImageBuilderError("this client is closed")
+            raise _closed()
+        try:
+            self._check_loop()
+        except ImageBuilderError:
+            flow.close()
+            raise
         try:
             action = next(flow)
             while True:
@@ -636,12 +619,27 @@ class AsyncImageBuilderClient(_BaseClient):
             flow.close()
 
     async def _send(self, action: Send) -> Outcome:
-        start = time.monotonic()
-        try:
-            response = await self._http.send(self._build(action, self._http), auth=None)
-        except httpx.HTTPError as exc:
-            return Outcome(error=map_transport_error(exc), elapsed=time.monotonic() - start)
-        return Outcome(response=to_http_response(response), elapsed=time.monotonic() - start)
+        request = self._build(action, self._http)
+        async with self._slots:
+            try:
+                return await _transport.asend(
+                    self._http, request, _transport.deadline_of(action, self._attempt_timeout)
+                )
+            except RuntimeError:
+                if self._http.is_closed:  # closed by another task mid-call
+                    raise _closed() from None
+                raise
+
+    def _check_loop(self) -> None:
+        loop = _asyncio().get_running_loop()
+        if self._loop is None:
+            self._loop = weakref.ref(loop)
+        elif self._loop() is not loop:
+            raise ImageBuilderError(
+                "this AsyncImageBuilderClient was first used in another event loop; its "
+                "connections belong to that loop. Create one client per event loop "
+                "(per asyncio.run)."
+            )
 
     async def aclose(self) -> None:
         """Close the connections this client opened (not those of a client passed in)."""

@@ -24,15 +24,14 @@ from typing import TypeVar
 
 import attrs
 
-from ._endpoints import resolve_endpoint, validate_region
+from ._endpoints import SERVICE, resolve_endpoint, validate_region
 from ._errors import ConfigurationError, ParamValidationError
 from ._shared_files import SharedFiles, flat, profile_sections
 
 T = TypeVar("T")
 
 DEFAULT_MAX_ATTEMPTS = 3
-SERVICE_ID = "imagebuilder"
-_ENV_ENDPOINT = "AWS_ENDPOINT_URL_IMAGEBUILDER"
+_ENV_ENDPOINT = f"AWS_ENDPOINT_URL_{SERVICE.upper()}"
 
 
 @attrs.frozen(kw_only=True)
@@ -125,7 +124,7 @@ def _services_endpoint(files: SharedFiles, profile: Mapping[str, str]) -> str | 
             f"Profile refers to services section {services_name!r}, which "
             f"{files.config_path} does not have"
         )
-    nested = section.get(SERVICE_ID)
+    nested = section.get(SERVICE)
     if isinstance(nested, dict):
         return nested.get("endpoint_url") or None
     return None

@@ -13,6 +13,9 @@ import attrs
 
 from ._errors import ConfigurationError
 
+#: Image Builder's name in every place the service model gives one: its
+#: endpoint prefix, its SigV4 signing name, and (as ``AWS_ENDPOINT_URL_<ID>``
+#: and the ``[services]`` key) its service id in configuration.
 SERVICE = "imagebuilder"
 
 
@@ -106,17 +109,90 @@ def partition_for(region: str, partitions: tuple[Partition, ...] = PARTITIONS) -
     return partitions[0]
 
 
-def validate_endpoint_url(endpoint_url: str) -> str:
-    """Check a custom endpoint: an http or https URL with a host."""
-    parts = urlsplit(endpoint_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"Invalid endpoint_url {endpoint_url!r}: expected an http:// or https:// URL"
-        )
+# A host name (letters, digits, dots, hyphens, underscores) or a bracketed
+# IPv6 literal. Anything else (``%``, ``\\``, a second ``@``) could make httpx
+# and our signer disagree about which host is meant.
+_HOST_RE = re.compile(r"^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])$")
+_AUTHORITY_RE = re.compile(r"^([^:/?#]*://)?([^/?#]*)(.*)$", re.DOTALL)
+
+
+def _shown(url: str) -> str:
+    """``url`` fit for an error message: any userinfo replaced by ``***``."""
+    match = _AUTHORITY_RE.match(url)
+    assert match is not None  # the pattern matches every string
+    scheme, authority, rest = match.groups()
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    return repr(f"{scheme or ''}{authority}{rest}")
+
+
+def validate_endpoint_url(endpoint_url: object, *, name: str = "endpoint_url") -> str:
+    """Return ``endpoint_url`` if it is a plain http(s) URL, else raise ConfigurationError.
+
+    Allowed: ``http`` or ``https``, a host name or IP literal, an optional
+    port (1-65535), an optional path. Refused: user info (httpx would send it
+    as Basic auth instead of our signature; the message never shows it), a
+    query string or a fragment (they would corrupt the operation's path),
+    whitespace or control characters anywhere, an empty host, a bad port.
+
+    Args:
+        endpoint_url: the URL to check.
+        name: what to call it in the message (a setting or variable name).
+
+    Returns:
+        ``endpoint_url`` unchanged.
+
+    Raises:
+        ConfigurationError: the URL breaks one of the rules above.
+
+    Example:
+        >>> validate_endpoint_url("http://127.0.0.1:8080/prefix")
+        'http://127.0.0.1:8080/prefix'
+        >>> try:
+        ...     validate_endpoint_url("https://user:pw@example.com")
+        ... except ConfigurationError as exc:
+        ...     print(exc)
+        Invalid endpoint_url 'https://***@example.com': user info (user:password@) is not ...
+    """
+    if not isinstance(endpoint_url, str):
+        raise ConfigurationError(f"Invalid {name}: expected a string URL")
+
+    def refuse(reason: str) -> ConfigurationError:
+        return ConfigurationError(f"Invalid {name} {_shown(endpoint_url)}: {reason}")
+
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in endpoint_url):
+        raise refuse("it contains whitespace or control characters")
     try:
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise ConfigurationError(f"Invalid endpoint_url {endpoint_url!r}: {exc}") from exc
+        parts = urlsplit(endpoint_url)
+    except ValueError:  # an unclosed "[" of an IPv6 literal
+        raise refuse("expected a host name or an IP address") from None
+    if parts.scheme not in ("http", "https"):
+        raise refuse("expected an http:// or https:// URL")
+    if "@" in parts.netloc:
+        raise refuse("user info (user:password@) is not allowed; requests are signed instead")
+    if "?" in endpoint_url or parts.query:
+        raise refuse("a query string is not allowed")
+    if "#" in endpoint_url or parts.fragment:
+        raise refuse("a fragment is not allowed")
+    netloc = parts.netloc
+    if netloc.startswith("["):
+        end = netloc.find("]") + 1
+        host, port_text = (netloc[:end], netloc[end:]) if end else (netloc, "")
+    else:
+        host, colon, digits = netloc.partition(":")
+        port_text = colon + digits
+    if not host or _HOST_RE.fullmatch(host) is None:
+        raise refuse("expected a host name or an IP address")
+    if port_text:
+        digits = port_text[1:]
+        if not (
+            port_text.startswith(":")
+            and digits.isascii()
+            and digits.isdigit()
+            and len(digits) <= 5
+            and 1 <= int(digits) <= 65535
+        ):
+            raise refuse("the port must be a number from 1 to 65535")
     return endpoint_url
 
 

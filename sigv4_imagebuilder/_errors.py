@@ -42,10 +42,15 @@ class ImageBuilderError(Exception):
     """Root of every exception raised by sigv4_imagebuilder.
 
     ``retry_attempts`` says how many retries were made before this error was
-    raised (0 when the first attempt was final).
+    raised (0 when the first attempt was final). ``max_attempts_reached`` is
+    true when the call had used all its attempts (whatever the error, as
+    botocore's standard retry mode says it); ``retry_quota_reached`` when a
+    retry was due but the client's retry budget was empty.
     """
 
     retry_attempts: int = 0
+    max_attempts_reached: bool = False
+    retry_quota_reached: bool = False
 
 
 class ParamValidationError(ImageBuilderError, ValueError):
@@ -135,12 +140,17 @@ class ServiceError(ImageBuilderError):
     Attributes:
         code: the error code (``x-amzn-ErrorType`` without its suffix), or the
             status as a string when the reply carried no code.
-        message: the service's message, or ``""``.
+        message: the service's message; for a body that is not JSON, its text
+            (bounded, printable) or the HTTP reason phrase; ``""`` when a JSON
+            body has none.
         status_code: the HTTP status.
         request_id: the ``x-amzn-RequestId`` header, kept on 5xx replies too.
         headers: the reply's headers, names in lower case.
         retry_attempts: how many retries were made before giving up.
         operation_name: the operation that failed, such as ``"GetImage"``.
+        modeled_fields: the members of the error's modeled shape found in the
+            body, by wire name: for Image Builder's errors ``{"message": ...}``
+            when the body had one, else ``{}``.
 
     ``e.response`` is shaped like botocore's ``ClientError.response``, so
     code that migrates from boto3 keeps working::
@@ -159,8 +169,10 @@ class ServiceError(ImageBuilderError):
         headers: Mapping[str, str] | None = None,
         retry_attempts: int = 0,
         operation_name: str | None = None,
+        modeled_fields: Mapping[str, str] | None = None,
     ) -> None:
         self.code = code
+        self.modeled_fields: dict[str, str] = dict(modeled_fields or {})
         self.operation_name = operation_name
         self.message = message
         self.status_code = status_code
@@ -185,15 +197,28 @@ class ServiceError(ImageBuilderError):
 
     @property
     def response(self) -> dict[str, Any]:
-        """The error in botocore's ``ClientError.response`` shape."""
+        """The error in botocore's ``ClientError.response`` shape.
+
+        Besides ``Error`` and ``ResponseMetadata``, the modeled members sit
+        at top level (``"message"``, when the body had one), and
+        ``ResponseMetadata`` has ``MaxAttemptsReached: True`` when the call
+        used all its attempts, or ``RetryQuotaReached: True`` when the retry
+        budget was empty, as botocore sets them.
+        """
+        metadata: dict[str, Any] = {
+            "RequestId": self.request_id or "",
+            "HTTPStatusCode": self.status_code,
+            "HTTPHeaders": dict(self.headers),
+            "RetryAttempts": self.retry_attempts,
+        }
+        if self.max_attempts_reached:
+            metadata["MaxAttemptsReached"] = True
+        if self.retry_quota_reached:
+            metadata["RetryQuotaReached"] = True
         return {
+            **self.modeled_fields,
             "Error": {"Code": self.code, "Message": self.message},
-            "ResponseMetadata": {
-                "RequestId": self.request_id or "",
-                "HTTPStatusCode": self.status_code,
-                "HTTPHeaders": dict(self.headers),
-                "RetryAttempts": self.retry_attempts,
-            },
+            "ResponseMetadata": metadata,
         }
 
 

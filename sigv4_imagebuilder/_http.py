@@ -48,11 +48,16 @@ class HttpRequest:
 
 @attrs.frozen(kw_only=True)
 class HttpResponse:
-    """An HTTP response read in full. Header names are lower case."""
+    """An HTTP response read in full. Header names are lower case.
+
+    ``body_problem`` says why the body was not kept (larger than the read
+    bound, an encoding we do not decode); ``body`` is then empty.
+    """
 
     status_code: int
     headers: Mapping[str, str] = attrs.field(hash=False)
     body: bytes = b""
+    body_problem: str | None = None
 
 
 def host_header(url: str) -> str:

@@ -139,7 +139,7 @@ def parse_success(
     """
     request_id = response.headers.get("x-amzn-requestid")
     data = _load_json(response.body)
-    reason = "expected a JSON object"
+    reason = response.body_problem or "expected a JSON object"
     if isinstance(data, dict):
         metadata = ResponseMetadata(
             request_id=request_id,
@@ -172,14 +172,99 @@ def _str_field(data: Mapping[str, Any], *names: str) -> str | None:
     return None
 
 
+#: Longest message taken from a reply that is not a JSON error document.
+MESSAGE_MAX = 200
+#: The most characters kept of a JSON body's message and of an error code:
+#: what the service sends is far shorter; a hostile endpoint's is cut.
+JSON_MESSAGE_MAX = 2048
+CODE_MAX = 128
+#: How much of such a body is read to find it (bytes).
+_SCAN_MAX = 16 * 1024
+#: Elements whose content a browser does not show.
+_HIDDEN_ELEMENTS = frozenset({"script", "style"})
+
+
+def _text_message(status: int, headers: Mapping[str, str], body: bytes) -> str | None:
+    # The message of a body that is not a JSON object (a proxy's page, a
+    # firewall's, plain text), as botocore takes the body text, but made short
+    # and printable: a page's <title> (else its visible text), whitespace
+    # collapsed, control and format characters (escapes, bidi overrides)
+    # dropped, cut at MESSAGE_MAX. None when nothing readable is left, and
+    # for a 5xx page, which botocore treats as a generic stock page.
+    text = body[:_SCAN_MAX].decode("utf-8", errors="replace")
+    head = text[:64].lstrip("\ufeff \t\r\n").lower()
+    if "html" in headers.get("content-type", "").lower() or head.startswith(
+        ("<!doctype html", "<html")
+    ):
+        if status >= 500:
+            return None
+        import html  # only a non-JSON error page needs it
+
+        # Splitting at "<" keeps this linear whatever the markup (no regex
+        # backtracking on a hostile page).
+        pieces = text.split("<")
+        shown = [pieces[0]]
+        hidden = ""  # the element being skipped until its end tag
+        for piece in pieces[1:]:
+            tag, closed, after = piece.partition(">")
+            if not closed:  # a bare "<" in the text, not a tag
+                if not hidden:
+                    shown.append("<" + piece)
+                continue
+            name = tag.split(None, 1)[0].lower() if tag.strip() else ""
+            if hidden:
+                if name == "/" + hidden:
+                    hidden = ""
+                    shown.append(" " + after)
+            elif name in _HIDDEN_ELEMENTS:
+                hidden = name
+            elif name == "title" and after.strip():
+                shown = [after]
+                break
+            else:
+                shown.append(" " + after)
+        text = html.unescape("".join(shown))
+    text = printable(text, MESSAGE_MAX)
+    if not text.replace("\ufffd", "").strip():
+        return None
+    return text
+
+
+def printable(text: str, limit: int) -> str:
+    r"""``text`` safe to print on a terminal: control and format characters
+    (escape sequences, bidi overrides) dropped, whitespace collapsed, cut at
+    ``limit`` characters plus ``"..."``.
+
+    Example:
+        >>> printable("bad\x1b news\u202e\n  here", 8)
+        'bad news...'
+    """
+    text = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[:limit].rstrip() + "..."
+    return text
+
+
 def parse_error(operation: Operation[Any], response: HttpResponse) -> ServiceError:
     """Turn a non-2xx reply into the matching ServiceError (returned, not raised).
 
     The code comes from ``x-amzn-ErrorType``, then the body's ``code``/``Code``,
     then ``__type``; anything after ``:`` and before the last ``#`` is dropped.
     With no code at all (a proxy's HTML page, an empty body) the status is the
-    code, as botocore does. Never fails on a strange body. Its
-    ``retry_attempts`` is 0: the retry state stamps the count when it gives up.
+    code, as botocore does.
+
+    The message is the JSON body's ``message``/``Message``. A body that is not
+    a JSON object gives its text instead, as botocore does, but bounded and
+    printable: an HTML page's ``<title>`` (else its visible text), whitespace
+    collapsed, control characters dropped, at most :data:`MESSAGE_MAX`
+    characters plus ``"..."``. An empty body, and a 5xx HTML page (a proxy's
+    or load balancer's stock page), give the HTTP reason phrase ("Bad
+    Gateway"). Never fails on a strange body. Its ``retry_attempts`` is 0:
+    the retry state stamps the count when it gives up.
+
+    A modeled error keeps the body's ``message`` in ``modeled_fields`` (as
+    botocore's ``e.response["message"]``); a reason phrase is not put there.
 
     Example:
         >>> from sigv4_imagebuilder._operations import GET_IMAGE
@@ -190,20 +275,47 @@ def parse_error(operation: Operation[Any], response: HttpResponse) -> ServiceErr
         ('CallRateLimitExceededException', 'CallRateLimitExceededException', 'slow down')
         >>> str(e)
         'An error occurred (CallRateLimitExceededException) when calling the GetImage ...'
+        >>> e = parse_error(GET_IMAGE, HttpResponse(status_code=502, headers={},
+        ...     body=b"<html><body>upstream down</body></html>"))
+        >>> e.code, e.message
+        ('502', 'Bad Gateway')
 
     """
     data = _load_json(response.body)
-    if not isinstance(data, dict):
+    # What botocore would read as the error shape's ``message`` member.
+    body_message: str | None
+    if isinstance(data, dict):
+        # Printed by the CLI and logged: a hostile endpoint's terminal escapes
+        # and megabyte messages stop here.
+        raw_message = data.get("message")
+        body_message = (
+            printable(raw_message, JSON_MESSAGE_MAX) if isinstance(raw_message, str) else None
+        )
+        message = printable(_str_field(data, "message", "Message") or "", JSON_MESSAGE_MAX)
+    else:
         data = {}
+        body_message = _text_message(response.status_code, response.headers, response.body)
+        message = body_message or ""
+        if not message:
+            import http  # only an error without a message needs it
+
+            try:
+                message = http.HTTPStatus(response.status_code).phrase
+            except ValueError:  # a status with no registered phrase
+                message = ""
     raw_code = (
         response.headers.get("x-amzn-errortype")
         or _str_field(data, "code", "Code")
         or _str_field(data, "__type")
         or ""
     )
-    code = _clean_code(raw_code) or str(response.status_code)
-    message = _str_field(data, "message", "Message") or ""
+    code = printable(_clean_code(raw_code), CODE_MAX) or str(response.status_code)
     cls = MODELED_ERRORS.get(code, ServiceError)
+    # Every modeled error of Image Builder has one member, ``message``;
+    # botocore puts it at the top of ``e.response`` when the body has it.
+    modeled = (
+        {"message": body_message} if cls is not ServiceError and body_message is not None else {}
+    )
     return cls(
         code=code,
         message=message,
@@ -211,6 +323,7 @@ def parse_error(operation: Operation[Any], response: HttpResponse) -> ServiceErr
         request_id=response.headers.get("x-amzn-requestid"),
         headers=response.headers,
         operation_name=operation.name,
+        modeled_fields=modeled,
     )
 
 

@@ -45,6 +45,12 @@ _SIGNATURE_CODES = frozenset({"InvalidSignatureException", "SignatureDoesNotMatc
 _SKEW_PHRASES = ("Signature expired", "not yet current")
 _SKEW_CODES = frozenset({"RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture"})
 
+#: The largest clock correction a skew error may make. A clock set in the wrong
+#: time zone is off by whole hours (up to 14); a ``Date`` a day or more away
+#: (``2100``, ``9999``) is a broken or hostile server, and obeying it would sign
+#: every later request of the client at that time.
+MAX_CLOCK_SKEW = datetime.timedelta(hours=24)
+
 RETRY_COST = 5
 TIMEOUT_RETRY_COST = 10
 NO_RETRY_INCREMENT = 1
@@ -88,16 +94,44 @@ def server_time(headers: Mapping[str, str]) -> datetime.datetime | None:
         return None
     import email.utils  # only a clock-skew error needs it; it pulls in socket
 
+    # OverflowError: a year-9999 date with a negative offset lies past datetime.max in UTC.
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         try:
             parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed.astimezone(datetime.timezone.utc)
+    try:
+        return parsed.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        return None
+
+
+def skew_offset(
+    server_now: datetime.datetime | None, local_now: datetime.datetime
+) -> datetime.timedelta | None:
+    """The correction to add to our clock, or None when there is none to trust.
+
+    None when the server gave no readable time, or when it is more than
+    ``MAX_CLOCK_SKEW`` away from ours.
+
+    Example:
+        >>> import datetime as dt
+        >>> now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+        >>> skew_offset(now + dt.timedelta(minutes=20), now)
+        datetime.timedelta(seconds=1200)
+        >>> skew_offset(dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc), now) is None
+        True
+    """
+    if server_now is None:
+        return None
+    offset = server_now - local_now
+    if abs(offset) > MAX_CLOCK_SKEW:
+        return None
+    return offset
 
 
 def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -245,7 +279,8 @@ class RetryState:
 
     def decide(self, error: ImageBuilderError, headers: Mapping[str, str]) -> float | None:
         """Say what to do after ``error``: seconds to wait before retrying, or
-        ``None`` to raise it (with ``retry_attempts`` set).
+        ``None`` to raise it (with ``retry_attempts`` set, and
+        ``max_attempts_reached`` or ``retry_quota_reached`` saying why it gave up).
 
         Args:
             error: the failure of the last attempt.
@@ -253,24 +288,28 @@ class RetryState:
         """
         error.retry_attempts = self.retries
         if not self._skew_corrected and is_clock_skew_error(error):
-            server_now = server_time(headers)
-            if server_now is not None:
+            offset = skew_offset(server_time(headers), self._clock())
+            if offset is not None:
                 self._skew_corrected = True
-                self._skew.offset = server_now - self._clock()
+                self._skew.offset = offset
                 self._attempt -= 1  # outside max_attempts and the budget
                 logger.debug(
                     "retrying: clock skew (%s); correcting our clock by %.0fs",
                     _describe(error), self._skew.offset.total_seconds(),
                 )  # fmt: skip
                 return 0.0
+        # As botocore's standard mode: the last allowed attempt is flagged
+        # whatever its error, retryable or not.
+        error.max_attempts_reached = self._attempt >= self.max_attempts
         reason = classify(error)
         if reason is None:
             return None
-        if self._attempt >= self.max_attempts:
+        if error.max_attempts_reached:
             logger.debug("not retrying %s: %d attempts made", reason, self._attempt)
             return None
         cost = self._quota.acquire(reason)
         if not cost:
+            error.retry_quota_reached = True
             logger.debug("not retrying %s: retry budget exhausted", reason)
             return None
         self._spent += cost

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import re
+import traceback
+from pathlib import Path
 
 import pytest
+from conftest import ARN, PLAIN_CREDS
 
 import sigv4_imagebuilder as sib
-from sigv4_imagebuilder._endpoints import Partition, partition_for, resolve_endpoint
+from sigv4_imagebuilder._cli import main
+from sigv4_imagebuilder._endpoints import (
+    Partition,
+    partition_for,
+    resolve_endpoint,
+    validate_endpoint_url,
+)
+from sigv4_imagebuilder.testing import LoopbackServer, ReceivedRequest, Reply
 
 
 @pytest.mark.parametrize(
@@ -90,3 +102,116 @@ def test_partition_without_variants() -> None:
         resolve_endpoint(region="zz-top-1", use_fips=True, partitions=table)
     with pytest.raises(sib.ConfigurationError, match="does not support dual-stack"):
         resolve_endpoint(region="zz-top-1", use_dualstack=True, partitions=table)
+
+
+USER = "USERdistinctive"
+PASSWORD = "PASSWORDdistinctive9876"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (f"http://{USER}:{PASSWORD}@127.0.0.1:9", "user info"),
+        (f"http://{USER}@127.0.0.1:9", "user info"),
+        (f"http://{USER}:{PASSWORD}@127.0.0.1:9/p\n", "control characters"),
+        ("http://127.0.0.1:9?x=1", "query string"),
+        ("http://127.0.0.1:9/p?", "query string"),
+        ("http://127.0.0.1:9#frag", "fragment"),
+        ("http://127.0.0.1:9/a\nb", "control characters"),
+        ("http://127.0.0.1:9/a\x00b", "control characters"),
+        ("http://127.0.0.1:9/a b", "whitespace"),
+        (" http://127.0.0.1:9", "whitespace"),
+        ("http://127.0.0.1:9/a\x7f", "control characters"),
+        ("file:///etc/passwd", "http:// or https://"),
+        ("HTTP//x", "http:// or https://"),
+        ("http://", "host name"),
+        ("http://:80", "host name"),
+        ("http://[::1", "host name"),
+        ("http://ho%2fst", "host name"),
+        ("http://h\\x", "host name"),
+        ("http://h:abc", "port"),
+        ("http://h:99999", "port"),
+        ("http://h:" + "9" * 5000, "port"),
+        ("http://h:0", "port"),
+        ("http://h:", "port"),
+        ("http://h:\u00b2", "port"),
+        (b"http://h", "expected a string"),
+    ],
+)
+def test_hostile_endpoint_urls_are_refused_without_echoing_secrets(url: str, reason: str) -> None:
+    with pytest.raises(sib.ConfigurationError, match=f"Invalid endpoint_url.*{reason}") as info:
+        validate_endpoint_url(url)
+    assert PASSWORD not in str(info.value) and USER not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080", "https://[::1]:443/prefix", "https://host-1.example_x.com/p@q/"],
+)
+def test_plain_endpoint_urls_are_accepted(url: str) -> None:
+    assert validate_endpoint_url(url) == url
+
+
+def test_the_validator_names_the_setting_it_checks() -> None:
+    with pytest.raises(sib.ConfigurationError, match="Invalid AWS_ENDPOINT_URL_STS 'ftp://x'"):
+        validate_endpoint_url("ftp://x", name="AWS_ENDPOINT_URL_STS")
+
+
+def _every_path_to_an_endpoint(url: str, tmp_path: Path) -> list[dict[str, object]]:
+    """Constructor arguments that each reach the endpoint through one path."""
+    base = {"HOME": str(tmp_path), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    profile = tmp_path / "profile"
+    profile.write_text(f"[default]\nendpoint_url = {url}\n")
+    services = tmp_path / "services"
+    services.write_text(
+        f"[default]\nservices = mine\n[services mine]\nimagebuilder =\n  endpoint_url = {url}\n"
+    )
+    return [
+        {"endpoint_url": url, "env": base},
+        {"env": {**base, "AWS_ENDPOINT_URL": url}},
+        {"env": {**base, "AWS_ENDPOINT_URL_IMAGEBUILDER": url}},
+        {"env": {**base, "AWS_CONFIG_FILE": str(profile)}},
+        {"env": {**base, "AWS_CONFIG_FILE": str(services)}},
+    ]
+
+
+@pytest.mark.parametrize("client_class", [sib.ImageBuilderClient, sib.AsyncImageBuilderClient])
+def test_every_path_to_the_endpoint_is_validated_at_construction(
+    client_class: type[sib.ImageBuilderClient], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    received: list[ReceivedRequest] = []
+    with LoopbackServer(lambda r: received.append(r) or Reply()) as server:
+        url = server.endpoint_url.replace("://", f"://{USER}:{PASSWORD}@")
+        for kwargs in _every_path_to_an_endpoint(url, tmp_path):
+            with pytest.raises(sib.ConfigurationError, match="user info") as info:
+                client_class(region="us-east-1", credentials=PLAIN_CREDS, **kwargs)  # type: ignore[arg-type]
+            texts = f"{info.value!s} {info.value!r}" + "".join(
+                traceback.format_exception(info.value)
+            )
+            assert PASSWORD not in texts and USER not in texts
+    assert received == []
+    assert all(PASSWORD not in r.getMessage() for r in caplog.records)
+
+
+def test_cli_refuses_an_endpoint_with_user_info(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKID")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        [
+            "cancel-image-creation",
+            "--image-build-version-arn",
+            ARN,
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            f"http://{USER}:{PASSWORD}@127.0.0.1:9",
+            "--debug",
+        ],
+        stdout=out,
+        stderr=err,
+    )
+    assert code == 253 and "user info" in err.getvalue()
+    assert PASSWORD not in out.getvalue() + err.getvalue()
+    assert USER not in out.getvalue() + err.getvalue()

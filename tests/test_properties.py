@@ -86,7 +86,7 @@ def test_parse_response_total(
         assert result.metadata.http_status_code == status  # type: ignore[attr-defined]
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     status=st.integers(200, 599),
     headers=st.dictionaries(header_names, header_values, max_size=4),

@@ -6,11 +6,16 @@ import json
 
 import pytest
 from conftest import ARN, FIXTURES, TOKEN
+from hypothesis import given
+from hypothesis import strategies as st
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._http import HttpResponse, host_header
 from sigv4_imagebuilder._operations import CANCEL_IMAGE_CREATION as CANCEL
 from sigv4_imagebuilder._protocol import (
+    CODE_MAX,
+    JSON_MESSAGE_MAX,
+    MESSAGE_MAX,
     build_request,
     parse_error,
     parse_response,
@@ -196,7 +201,7 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "headers", "body", "cls", "code", "message"),
+    ("status", "headers", "body", "cls", "code", "message", "top"),
     [
         (
             400,
@@ -205,6 +210,7 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
             sib.InvalidRequestException,
             "InvalidRequestException",
             "m",
+            {"message": "m"},  # the modeled member, at top level as botocore puts it
         ),
         (
             400,
@@ -213,6 +219,7 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
             sib.ClientException,
             "ClientException",
             "M",
+            {},  # the member is "message"; "Message" only feeds Error.Message
         ),
         (
             400,
@@ -221,6 +228,7 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
             sib.ResourceInUseException,
             "ResourceInUseException",
             "",
+            {},
         ),
         (
             400,
@@ -229,6 +237,7 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
             sib.IdempotentParameterMismatchException,
             "IdempotentParameterMismatchException",
             "x",
+            {"message": "x"},
         ),
         (
             403,
@@ -236,7 +245,8 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
             b"",
             sib.ForbiddenException,
             "ForbiddenException",
-            "",
+            "Forbidden",  # an empty body gives the reason phrase (botocore: "")
+            {},
         ),
         (
             400,
@@ -245,17 +255,24 @@ def test_response_parse_error_truncates_the_excerpt() -> None:
             sib.ServiceError,
             "SomethingNew",
             "hi",
+            {},  # no modeled shape, no modeled members
         ),
-        (502, {}, b"<html>Bad Gateway</html>", sib.ServiceError, "502", ""),
-        (500, {}, b"", sib.ServiceError, "500", ""),
-        (500, {}, b"null", sib.ServiceError, "500", ""),
-        (500, {}, b"[1,2]", sib.ServiceError, "500", ""),
-        (503, {}, b"\xff\xfe", sib.ServiceError, "503", ""),
-        (400, {}, b'{"code": 7, "message": 9}', sib.ServiceError, "400", ""),
+        (502, {}, b"<html>Oops</html>", sib.ServiceError, "502", "Bad Gateway", {}),
+        (500, {}, b"", sib.ServiceError, "500", "Internal Server Error", {}),
+        (500, {}, b"null", sib.ServiceError, "500", "null", {}),
+        (500, {}, b"[1,2]", sib.ServiceError, "500", "[1,2]", {}),
+        (503, {}, b"\xff\xfe", sib.ServiceError, "503", "Service Unavailable", {}),
+        (400, {}, b'{"code": 7, "message": 9}', sib.ServiceError, "400", "", {}),
     ],
 )
 def test_parse_error_golden(
-    status: int, headers: dict[str, str], body: bytes, cls: type, code: str, message: str
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    cls: type,
+    code: str,
+    message: str,
+    top: dict[str, str],
 ) -> None:
     headers = {**headers, "x-amzn-requestid": "rid-5xx"}
     err = parse_error(CANCEL, HttpResponse(status_code=status, headers=headers, body=body))
@@ -270,7 +287,9 @@ def test_parse_error_golden(
         str(err)
         == f"An error occurred ({code}) when calling the CancelImageCreation operation: {message}"
     )
+    assert err.modeled_fields == top
     assert err.response == {
+        **top,
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {
             "RequestId": "rid-5xx",
@@ -279,6 +298,127 @@ def test_parse_error_golden(
             "RetryAttempts": 0,
         },
     }
+
+
+_FIREWALL_PAGE = b"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>  Request blocked &amp; logged
+</title><style>body { color: red }</style></head>
+<body><h1>Access denied</h1><p>Ref 42</p></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "message"),
+    [
+        # botocore: the reason phrase for a 5xx with an empty or HTML body.
+        (502, {}, b"<html><body><b>Http/1.1 Bad Gateway</b></body></html>", "Bad Gateway"),
+        (504, {}, b"  \r\n<!doctype HTML><title>x</title>", "Gateway Timeout"),
+        (503, {"content-type": "text/html"}, b"<h1>down</h1>", "Service Unavailable"),
+        (503, {}, b"", "Service Unavailable"),
+        (503, {}, b" \r\n\t", "Service Unavailable"),
+        # Any empty body gets the phrase (botocore leaves a 4xx's message empty).
+        (400, {}, b"", "Bad Request"),
+        (599, {}, b"", ""),  # no registered phrase
+        # Otherwise the body's text, as botocore, but tidied.
+        (400, {}, b"Missing header X-Foo\n", "Missing header X-Foo"),
+        (500, {}, b"upstream reset\n\n  by peer", "upstream reset by peer"),
+        (403, {}, _FIREWALL_PAGE, "Request blocked & logged"),
+        # No title (or an empty one): the visible text, without script or style.
+        (
+            403,
+            {},
+            b"<html><head><title> </title><script>var t = '<title>no</title>';</script>"
+            b"<STYLE>p{}</STYLE></head><body><p>Access&nbsp;denied</p>by policy &lt;7&gt;"
+            b"<!-- internal --></body></html>",
+            "Access denied by policy <7>",
+        ),
+        (404, {"content-type": "text/html; charset=utf-8"}, b"Not <b>here</b>", "Not here"),
+        (404, {}, b"<html>a < b and c</html>", "a < b and c"),
+        (404, {}, b"<html><script>never closed", "Not Found"),  # nothing shown
+        # Control, escape and format characters are dropped; bad UTF-8 is replaced.
+        (400, {}, b"bad\x1b[31m \x00input\xe2\x80\xae here\x7f", "bad[31m input here"),
+        (400, {}, b"caf\xe9 ferm\xe9", "caf\ufffd ferm\ufffd"),
+        (400, {}, b"\xff\xfe\x00", "Bad Request"),  # nothing readable left
+        (400, {}, b"x" * 10_000, "x" * 200 + "..."),
+        (400, {}, b'"just a JSON string"', '"just a JSON string"'),
+    ],
+)
+def test_parse_error_message_of_a_non_json_body(
+    status: int, headers: dict[str, str], body: bytes, message: str
+) -> None:
+    err = parse_error(CANCEL, HttpResponse(status_code=status, headers=headers, body=body))
+    assert err.code == str(status)
+    assert err.message == message
+    assert err.response["Error"]["Message"] == message
+    assert str(err).endswith(f"operation: {message}")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "body", "top"),
+    [
+        # botocore reads a non-JSON body as the shape's message: ours, tidied.
+        (403, "ForbiddenException", _FIREWALL_PAGE, {"message": "Request blocked & logged"}),
+        (400, "ClientException", b"no such image", {"message": "no such image"}),
+        (400, "ClientException", b'{"message":""}', {"message": ""}),
+        # A reason phrase is ours, not the body's: not a modeled member.
+        (400, "ClientException", b"", {}),
+        (503, "ServiceUnavailableException", b"<html>down</html>", {}),
+        (403, "ForbiddenException", b'{"message": 7}', {}),
+    ],
+)
+def test_modeled_fields_hold_what_the_body_said(
+    status: int, code: str, body: bytes, top: dict[str, str]
+) -> None:
+    err = parse_error(CANCEL, _resp(status, body, x_amzn_errortype=code))
+    assert type(err).__name__ == code
+    assert err.modeled_fields == top
+    assert {k: v for k, v in err.response.items() if k not in ("Error", "ResponseMetadata")} == top
+
+
+def test_a_json_body_without_a_message_keeps_an_empty_one() -> None:
+    err = parse_error(CANCEL, _resp(503, b'{"code":"ServiceUnavailableException"}'))
+    assert (err.code, err.message) == ("ServiceUnavailableException", "")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<title" * 20_000,  # no ">" ever
+        b"<html>" + b"<" * 100_000,
+        b"<html><title>" + b"t" * 100_000 + b"</title>",
+        b"<html><script>" * 10_000,
+        b"<html><p>" + "\u202e\u200b\U0001f600 ".encode() * 20_000,
+        bytes(range(256)) * 400,
+    ],
+)
+def test_a_hostile_page_gives_a_short_printable_message(body: bytes) -> None:
+    err = parse_error(CANCEL, _resp(403, body, x_amzn_errortype="ForbiddenException"))
+    assert type(err) is sib.ForbiddenException
+    assert 0 < len(err.message) <= MESSAGE_MAX + 3
+    assert err.message.isprintable()
+    assert "\u202e" not in err.message and "\x1b" not in err.message
+
+
+@given(status=st.integers(100, 599), body=st.binary(max_size=300) | st.text().map(str.encode))
+def test_parse_error_message_is_always_bounded_and_printable(status: int, body: bytes) -> None:
+    for headers in ({}, {"content-type": "text/html"}):
+        err = parse_error(CANCEL, HttpResponse(status_code=status, headers=headers, body=body))
+        assert len(err.message) <= MESSAGE_MAX + 3
+        assert err.message.isprintable()
+        assert err.message == err.message.strip()
+
+
+def test_a_json_message_and_code_with_terminal_escapes_are_made_printable_and_bounded() -> None:
+    # The CLI prints both: a hostile endpoint must not drive the terminal or flood it.
+    body = json.dumps({"message": "ok\x1b[2J\x1b]0;pwned\x07\u202e" + "m" * 100_000}).encode()
+    err = parse_error(CANCEL, _resp(400, body, x_amzn_errortype="Evil\x1b[31mCode" + "C" * 1000))
+    for text in (err.message, err.code, str(err), err.response["Error"]["Message"]):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert err.message.startswith("ok[2J]0;pwned") and len(err.message) <= JSON_MESSAGE_MAX + 3
+    assert err.code.startswith("Evil[31mCode") and len(err.code) <= CODE_MAX + 3
+    # An ordinary message is left exactly as the service wrote it.
+    plain = parse_error(CANCEL, _resp(400, b'{"message":"Image is in state: BUILDING."}'))
+    assert plain.message == "Image is in state: BUILDING."
 
 
 def test_parse_response_dispatches_on_status() -> None:
@@ -314,3 +454,20 @@ def test_every_fixture_parses_to_its_modeled_class() -> None:
         "ResourceInUseException",
         "ServiceError",
     } <= seen
+
+
+@pytest.mark.parametrize("status", [200, 400, 503])
+def test_deeply_nested_json_is_a_typed_error(status: int) -> None:
+    # 100,000 nested arrays overflow the C parser's recursion guard.
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = HttpResponse(status_code=status, headers={}, body=body)
+    if status == 200:
+        with pytest.raises(sib.ResponseParseError, match="expected a JSON object"):
+            parse_success(CANCEL, response)
+    else:
+        error = parse_error(CANCEL, response)
+        assert (type(error), error.code, error.status_code) == (
+            sib.ServiceError,
+            str(status),
+            status,
+        )

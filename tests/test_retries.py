@@ -14,7 +14,14 @@ from sigv4_imagebuilder._actions import GetCredentials, Outcome, Send, Sleep
 from sigv4_imagebuilder._flow import CallContext, call_flow
 from sigv4_imagebuilder._http import HttpResponse
 from sigv4_imagebuilder._operations import CANCEL_IMAGE_CREATION
-from sigv4_imagebuilder._retries import RetryQuota, classify, is_clock_skew_error, server_time
+from sigv4_imagebuilder._retries import (
+    MAX_CLOCK_SKEW,
+    RetryQuota,
+    classify,
+    is_clock_skew_error,
+    server_time,
+    skew_offset,
+)
 
 
 def _err(status: int, code: str, message: str = "") -> sib.ServiceError:
@@ -222,6 +229,8 @@ def test_flow_gives_up_after_max_attempts_with_the_last_error() -> None:
     assert error.retry_attempts == 1
     assert sum(isinstance(a, Send) for a in actions) == 2
     assert error.response["ResponseMetadata"]["RetryAttempts"] == 1
+    assert error.max_attempts_reached and not error.retry_quota_reached
+    assert error.response["ResponseMetadata"]["MaxAttemptsReached"] is True
     assert ctx.quota.available == 495
 
 
@@ -231,6 +240,33 @@ def test_flow_never_retries_other_client_errors() -> None:
     error, actions = _drive(ctx, [_status(400, "ResourceInUseException")], clock)
     assert isinstance(error, sib.ResourceInUseException) and error.retry_attempts == 0
     assert sum(isinstance(a, Send) for a in actions) == 1
+    # Attempts were left: neither flag, and no such keys in e.response.
+    assert not error.max_attempts_reached and not error.retry_quota_reached
+    assert set(error.response["ResponseMetadata"]) == {
+        "RequestId", "HTTPStatusCode", "HTTPHeaders", "RetryAttempts"
+    }  # fmt: skip
+
+
+def test_flow_flags_the_last_attempt_whatever_its_error() -> None:
+    # botocore's standard mode sets MaxAttemptsReached on the last allowed
+    # attempt even when its error is not retryable (max_attempts=1 included).
+    clock = FakeClock()
+    ctx = CallContext(region="us-east-1", endpoint_url="https://x", max_attempts=1, clock=clock)
+    error, _ = _drive(ctx, [_status(400, "ResourceInUseException")], clock)
+    assert isinstance(error, sib.ResourceInUseException)
+    assert error.response["ResponseMetadata"]["MaxAttemptsReached"] is True
+    ctx = CallContext(
+        region="us-east-1",
+        endpoint_url="https://x",
+        max_attempts=2,
+        clock=clock,
+        policy=sib.RetryPolicy(random=lambda: 0.0),
+    )
+    error, _ = _drive(ctx, [_status(503), _status(400, "InvalidRequestException")], clock)
+    assert isinstance(error, sib.InvalidRequestException) and error.retry_attempts == 1
+    assert error.max_attempts_reached
+    error, _ = _drive(ctx, [sib.ConnectError("refused"), sib.ConnectError("refused")], clock)
+    assert isinstance(error, sib.ConnectError) and error.max_attempts_reached
 
 
 def test_flow_with_an_empty_budget_raises_without_waiting() -> None:
@@ -245,6 +281,10 @@ def test_flow_with_an_empty_budget_raises_without_waiting() -> None:
     error, actions = _drive(ctx, [_status(500), _status(500)], clock)
     assert isinstance(error, sib.ServiceError) and error.retry_attempts == 1
     assert sum(isinstance(a, Sleep) for a in actions) == 1
+    # botocore says RetryQuotaReached here, not MaxAttemptsReached.
+    assert error.retry_quota_reached and not error.max_attempts_reached
+    metadata = error.response["ResponseMetadata"]
+    assert metadata["RetryQuotaReached"] is True and "MaxAttemptsReached" not in metadata
     error, actions = _drive(ctx, [sib.TransportTimeoutError("slow")], clock)
     assert isinstance(error, sib.TransportTimeoutError)
     assert not any(isinstance(a, Sleep) for a in actions)
@@ -293,6 +333,68 @@ def test_flow_parse_error_carries_retry_attempts() -> None:
     assert isinstance(error, sib.ResponseParseError) and error.retry_attempts == 1
 
 
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "Fri, 31 Dec 9999 23:59:59 -0100",  # past datetime.max once in UTC
+        "9999-12-31T23:59:59-01:00",
+        "Mon, 01 Jan 0001 00:00:00 +0100",  # before datetime.min once in UTC
+    ],
+)
+def test_server_time_out_of_range_is_none_or_not_trusted(date: str) -> None:
+    now = datetime.datetime(2026, 11, 27, tzinfo=datetime.timezone.utc)
+    assert skew_offset(server_time({"date": date}), now) is None
+
+
+def test_skew_offset_accepts_only_a_bounded_correction() -> None:
+    now = datetime.datetime(2026, 11, 27, tzinfo=datetime.timezone.utc)
+    assert skew_offset(None, now) is None
+    assert skew_offset(now + MAX_CLOCK_SKEW, now) == MAX_CLOCK_SKEW
+    assert skew_offset(now - MAX_CLOCK_SKEW, now) == -MAX_CLOCK_SKEW
+    assert skew_offset(now + MAX_CLOCK_SKEW + datetime.timedelta(seconds=1), now) is None
+    assert skew_offset(now - datetime.timedelta(days=2), now) is None
+    year_2100 = datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc)
+    assert skew_offset(year_2100, now) is None
+
+
+@pytest.mark.parametrize(
+    "date", ["Fri, 31 Dec 9999 23:59:59 GMT", "Fri, 01 Jan 2100 00:00:00 GMT", "garbage"]
+)
+def test_hostile_date_on_a_skew_error_does_not_move_our_clock(date: str) -> None:
+    """A skew error dated far away is raised as is; later calls sign with our own clock."""
+    from sigv4_imagebuilder.testing import LoopbackServer, ReceivedRequest, Reply
+
+    received: list[ReceivedRequest] = []
+
+    def handler(request: ReceivedRequest) -> Reply:
+        received.append(request)
+        if len(received) == 1:
+            return Reply(
+                status=403,
+                headers=[("x-amzn-ErrorType", "RequestTimeTooSkewed"), ("Date", date)],
+                body=b'{"message": "skewed"}',
+            )
+        token = json.loads(request.body)["clientToken"]
+        return Reply(body=json.dumps({"requestId": "r", "clientToken": token}).encode())
+
+    with (
+        LoopbackServer(handler) as server,
+        sib.ImageBuilderClient(
+            region="us-east-1", credentials=PLAIN_CREDS, endpoint_url=server.endpoint_url
+        ) as client,
+    ):
+        with pytest.raises(sib.ServiceError) as info:
+            client.cancel_image_creation(ARN)
+        assert info.value.code == "RequestTimeTooSkewed" and len(received) == 1
+        assert client.cancel_image_creation(ARN).request_id == "r"
+    signed_at = datetime.datetime.strptime(
+        received[1].header("x-amz-date") or "", "%Y%m%dT%H%M%SZ"
+    ).replace(tzinfo=datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert abs(signed_at - now) < datetime.timedelta(minutes=5)
+
+
 def test_retry_state_owns_the_bookkeeping() -> None:
     from sigv4_imagebuilder._retries import ClockSkew, RetryState
 
@@ -318,7 +420,8 @@ def test_retry_state_owns_the_bookkeeping() -> None:
     assert state.start_attempt() == 3
     final = _err(503, "ServiceUnavailableException")
     assert state.decide(final, {}) is None  # two attempts counted: give up
-    assert final.retry_attempts == 2
+    assert final.retry_attempts == 2 and final.max_attempts_reached
+    assert not throttled.max_attempts_reached  # it was retried
     assert state.decide(expired, ahead) is None  # skew is corrected once per call
     state.succeeded()
     assert quota.available == 10

@@ -66,6 +66,8 @@ def test_demo_runs_end_to_end() -> None:
         in done.stdout
     )
     assert ": BUILDING" in done.stdout and ": CANCELLED" in done.stdout and "stopped" in done.stdout
+    # The demo ends by waiting for the asynchronous cancel, showing the status change.
+    assert "BUILDING -> CANCELLED after" in done.stderr
 
 
 def _signed_get_image(endpoint: str, creds: sib.Credentials) -> httpx.Request:

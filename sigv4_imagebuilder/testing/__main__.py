@@ -74,11 +74,16 @@ def _client_env(creds: Credentials) -> dict[str, str]:
     return env
 
 
+#: How long the demo's cancel takes to finish, seconds.
+DEMO_CANCEL_DELAY = 2.0
+
+
 def demo() -> int:
     """The ``make demo`` job."""
     creds = DEFAULT_CREDENTIALS
     with LocalImageBuilder(creds, region="us-east-1") as server:
-        server.add_image(DEMO_ARN, "BUILDING")
+        # As in the service, the cancel takes a moment to finish.
+        server.add_image(DEMO_ARN, "BUILDING", cancel_delay=DEMO_CANCEL_DELAY)
         print(
             f"LocalImageBuilder listening on {server.endpoint_url} (checks every SigV4 signature)"
         )
@@ -88,6 +93,7 @@ def demo() -> int:
             "--image-build-version-arn", DEMO_ARN,
             "--region", "us-east-1",
             "--endpoint-url", server.endpoint_url,
+            "--wait", "--min-delay", "0.5", "--max-delay", "1",
         ]  # fmt: skip
         print("$ " + " ".join(command), flush=True)
         completed = subprocess.run(  # the CLI, as a person would run it

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -49,6 +49,11 @@ class Reply:
         drop: read the request, then close the connection without a reply.
         truncate_to: announce the full Content-Length but send only this many bytes.
         delay: seconds to wait before replying.
+        chunks: a factory of body pieces sent one by one after ``body``, each
+            after ``chunk_delay`` seconds (a huge or dribbling body without
+            holding it in memory). Without a Content-Length in ``headers``
+            the body ends when the connection closes.
+        chunk_delay: seconds to wait before each piece of ``chunks``.
     """
 
     status: int = 200
@@ -57,6 +62,8 @@ class Reply:
     drop: bool = False
     truncate_to: int | None = None
     delay: float = 0.0
+    chunks: Callable[[], Iterable[bytes]] | None = None
+    chunk_delay: float = 0.0
 
 
 Handler = Callable[[ReceivedRequest], Reply]
@@ -72,8 +79,27 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet: tests and the demo print what matters themselves
 
+    def _refuse(self, status: int, reason: str) -> None:
+        self.close_connection = True
+        body = reason.encode()
+        self.send_response_only(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        # A Content-Length that is not a plain decimal of at most 12 digits
+        # ("abc", "-1", 10**30) gets a 400 instead of killing the handler
+        # thread; a plausible one past MAX_REQUEST_BODY a 413.
+        raw_length = (self.headers.get("Content-Length") or "0").strip()
+        if not (raw_length.isascii() and raw_length.isdigit() and len(raw_length) <= 12):
+            self._refuse(400, "bad Content-Length")
+            return
+        if int(raw_length) > MAX_REQUEST_BODY:
+            self._refuse(413, "request body too large")
+            return
+        length = int(raw_length)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
         request = ReceivedRequest(
@@ -97,9 +123,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Date", self.date_time_string())
         for name, value in reply.headers:
             self.send_header(name, value)
-        if "content-length" not in names:
+        if reply.chunks is not None and "content-length" not in names:
+            self.close_connection = True
+            self.send_header("Connection", "close")
+        elif "content-length" not in names:
             self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
+        if reply.chunks is not None:
+            self._stream(reply)
+            return
         if reply.truncate_to is not None:
             self.wfile.write(reply.body[: reply.truncate_to])
             self.wfile.flush()
@@ -108,11 +140,33 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         self.wfile.write(reply.body)
 
+    def _stream(self, reply: Reply) -> None:
+        assert reply.chunks is not None
+        try:
+            self.wfile.write(reply.body)
+            for chunk in reply.chunks():
+                if reply.chunk_delay and self.server.stopping.wait(reply.chunk_delay):
+                    break
+                if self.server.stopping.is_set():
+                    break
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except OSError:  # the client stopped reading and closed: that is the point
+            pass
+        self.close_connection = True
+
     do_GET = do_PUT = do_POST = do_DELETE = _handle
+
+
+#: The largest request body the server reads; a larger Content-Length gets a 413.
+MAX_REQUEST_BODY = 16 * 1024 * 1024
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 turns a burst of connects into SYN
+    # retries (a second each); a fan-out test opens hundreds at once.
+    request_queue_size = 1024
 
     def __init__(self, port: int, handler: Handler) -> None:
         self.handler = handler

@@ -1,0 +1,337 @@
+"""The measured side of the benchmark: one workload per fresh child process.
+
+    python benchmarks/workloads.py WORKLOAD '{"calls": 1000, ...}'
+
+Each workload builds a client with the public API only (sigv4_imagebuilder's
+``ImageBuilderClient`` / ``AsyncImageBuilderClient`` / ``Credentials``; boto3; aiobotocore),
+warms it up, then measures windows of calls and prints one JSON object on stdout. CPU is this
+process's own rusage (user + system) over the window; the server answering the calls runs in
+another process and is not counted.
+
+"Of which" parts are measured in a second window of the same process, right after the plain
+one, by wrapping methods of the *dependencies* (httpx, httpcore, botocore) at class level with a
+thread-CPU timer; the wrapped window's whole call is reported too, so the timer's own cost shows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+ARN = "arn:aws:imagebuilder:us-east-1:123456789012:image/bench/1.0.0/1"
+BODY = json.dumps({"requestId": "r", "clientToken": "t", "imageBuildVersionArn": ARN}).encode()
+HEADERS = {"x-amzn-RequestId": "r", "Content-Type": "application/json"}
+ACCESS_KEY, SECRET_KEY = "AKIDBENCH", "bench-secret"
+WARMUP = 200
+
+
+def cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Parts:
+    """Thread CPU spent inside wrapped dependency methods, and how often they ran."""
+
+    def __init__(self) -> None:
+        self.ns: dict[str, int] = {}
+        self.count: dict[str, int] = {}
+        self._undo: list[tuple[type, str, Any]] = []
+
+    def wrap(self, cls: type, name: str, label: str) -> None:
+        original = cls.__dict__[name]
+        clock = time.thread_time_ns
+        self.ns[label] = self.count[label] = 0
+        ns, count = self.ns, self.count
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = clock()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                ns[label] += clock() - start
+                count[label] += 1
+
+        setattr(cls, name, timed)
+        self._undo.append((cls, name, original))
+
+    def reset(self) -> None:
+        for label in self.ns:
+            self.ns[label] = self.count[label] = 0
+
+    def per_call(self, calls: int) -> dict[str, list[float]]:
+        return {k: [self.ns[k] / 1e9 / calls, self.count[k] / calls] for k in self.ns}
+
+
+def window(call: Callable[[], Any], calls: int) -> tuple[float, float]:
+    """CPU seconds per call and wall seconds per call over ``calls`` calls."""
+    wall, start = time.perf_counter(), cpu()
+    for _ in range(calls):
+        call()
+    return (cpu() - start) / calls, (time.perf_counter() - wall) / calls
+
+
+def sync_measure(call: Callable[[], Any], parts: Parts, calls: int) -> dict[str, Any]:
+    for _ in range(WARMUP):
+        call()
+    plain_cpu, plain_wall = window(call, calls)
+    parts.reset()
+    instrumented_cpu, _ = window(call, calls)
+    return {
+        "cpu": plain_cpu,
+        "wall": plain_wall,
+        "instrumented_cpu": instrumented_cpu,
+        "parts": parts.per_call(calls),
+    }
+
+
+def wrap_signing(parts: Parts) -> None:
+    # Both sides run these two steps of botocore's SigV4 (this library calls them itself, not
+    # through add_auth); the HMAC chain after them differs (this library caches the key).
+    from botocore.auth import SigV4Auth
+
+    parts.wrap(SigV4Auth, "canonical_request", "SigV4 canonical request (botocore)")
+    parts.wrap(SigV4Auth, "string_to_sign", "SigV4 string to sign (botocore)")
+
+
+def ours_sync(endpoint: str | None) -> tuple[Callable[[], Any], Parts]:
+    import httpcore
+    import httpx
+
+    import sigv4_imagebuilder as sib
+
+    creds = sib.Credentials(ACCESS_KEY, SECRET_KEY)
+    parts = Parts()
+    if endpoint is None:
+        # Library overhead: an in-memory transport instead of a socket.
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, content=BODY, headers=HEADERS)
+
+        client = sib.ImageBuilderClient(
+            region="us-east-1",
+            credentials=creds,
+            http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        )
+    else:
+        import httpcore
+
+        client = sib.ImageBuilderClient(
+            region="us-east-1", credentials=creds, endpoint_url=endpoint
+        )
+    # Outermost first: the table lists the parts in this order, and they nest.
+    parts.wrap(httpx.Client, "send", "httpx Client.send (incl. transport)")
+    if endpoint is not None:
+        parts.wrap(httpx.HTTPTransport, "handle_request", "httpx transport (httpcore + socket)")
+        parts.wrap(httpcore.ConnectionPool, "handle_request", "httpcore pool (h11 + socket)")
+    wrap_signing(parts)
+
+    def call() -> Any:
+        return client.cancel_image_creation(ARN, client_token="t")
+
+    return call, parts
+
+
+def boto3_sync(endpoint: str | None) -> tuple[Callable[[], Any], Parts]:
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.parsers import ResponseParser
+
+    parts = Parts()
+    client = boto3.client(
+        "imagebuilder",
+        region_name="us-east-1",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        endpoint_url=endpoint,
+    )
+    if endpoint is None:
+        from botocore.awsrequest import AWSResponse
+
+        class Raw:
+            def stream(self, **kwargs: Any) -> Any:
+                yield BODY
+
+        def before_send(request: Any, **kwargs: Any) -> Any:
+            return AWSResponse(request.url, 200, HEADERS, Raw())
+
+        client.meta.events.register("before-send.imagebuilder.CancelImageCreation", before_send)
+    else:
+        from botocore.httpsession import URLLib3Session
+
+        parts.wrap(URLLib3Session, "send", "URLLib3Session.send (urllib3 + socket)")
+    parts.wrap(SigV4Auth, "add_auth", "SigV4Auth.add_auth (botocore, whole signing)")
+    wrap_signing(parts)
+    parts.wrap(ResponseParser, "parse", "ResponseParser.parse (botocore)")
+
+    def call() -> Any:
+        return client.cancel_image_creation(imageBuildVersionArn=ARN, clientToken="t")
+
+    return call, parts
+
+
+async def _drive(call: Callable[[], Any], calls: int, concurrency: int) -> int:
+    """Make ``calls`` calls with ``concurrency`` workers; return how many failed."""
+    remaining = calls
+    failed = 0
+
+    async def worker() -> None:
+        nonlocal remaining, failed
+        while remaining > 0:
+            remaining -= 1
+            try:
+                await call()
+            except Exception:
+                failed += 1
+
+    import asyncio
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return failed
+
+
+async def async_measure(
+    make_client: Callable[[], Any], calls: int, levels: list[int], limit: float
+) -> dict[str, Any]:
+    import asyncio
+
+    results: dict[str, Any] = {}
+    for level in levels:
+        async with make_client() as call:
+            try:
+                # Enough calls to open the connections this concurrency needs.
+                await asyncio.wait_for(_drive(call, max(50, 2 * level), level), limit)
+                wall, start = time.perf_counter(), cpu()
+                failed = await asyncio.wait_for(_drive(call, calls, level), limit)
+                results[str(level)] = {
+                    "cpu": (cpu() - start) / calls,
+                    "wall": time.perf_counter() - wall,
+                    "failed": failed,
+                }
+            except asyncio.TimeoutError:
+                results[str(level)] = {"timeout": limit}
+    return results
+
+
+def ours_async_client(endpoint: str) -> Callable[[], Any]:
+    import contextlib
+
+    import sigv4_imagebuilder as sib
+
+    @contextlib.asynccontextmanager
+    async def make() -> Any:
+        async with sib.AsyncImageBuilderClient(
+            region="us-east-1",
+            credentials=sib.Credentials(ACCESS_KEY, SECRET_KEY),
+            endpoint_url=endpoint,
+        ) as client:
+            yield lambda: client.cancel_image_creation(ARN, client_token="t")
+
+    return make
+
+
+def aiobotocore_client(endpoint: str) -> Callable[[], Any]:
+    import contextlib
+
+    from aiobotocore.session import get_session
+
+    session = get_session()
+
+    @contextlib.asynccontextmanager
+    async def make() -> Any:
+        async with session.create_client(
+            "imagebuilder",
+            region_name="us-east-1",
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            endpoint_url=endpoint,
+        ) as client:
+            yield lambda: client.cancel_image_creation(imageBuildVersionArn=ARN, clientToken="t")
+
+    return make
+
+
+async def fanout(endpoint: str, calls: int, limit: float) -> dict[str, Any]:
+    """``calls`` gathered cancels on ONE async client, bounded by ``limit`` seconds."""
+    import asyncio
+    from collections import Counter
+
+    import sigv4_imagebuilder as sib
+
+    done = 0
+    errors: Counter[str] = Counter()
+
+    async with sib.AsyncImageBuilderClient(
+        region="us-east-1",
+        credentials=sib.Credentials(ACCESS_KEY, SECRET_KEY),
+        endpoint_url=endpoint,
+    ) as client:
+        await client.cancel_image_creation(ARN, client_token="t")
+
+        async def one() -> None:
+            nonlocal done
+            try:
+                await client.cancel_image_creation(ARN, client_token="t")
+                done += 1
+            except Exception as exc:
+                # The library's exception type, and the cause it chains, name the failure.
+                cause = exc.__cause__
+                name = type(exc).__name__ + (f"<-{type(cause).__name__}" if cause else "")
+                errors[name] += 1
+
+        wall, start = time.perf_counter(), cpu()
+
+        def report(timed_out: bool) -> dict[str, Any]:
+            return {
+                "completed": done,
+                "failed": sum(errors.values()),
+                "errors": dict(errors),
+                "wall": time.perf_counter() - wall,
+                "cpu": cpu() - start,
+                "timed_out": timed_out,
+            }
+
+        def give_up() -> None:
+            # A watchdog thread, not asyncio.wait_for: a pile-up can make each turn of the
+            # event loop (and cancelling thousands of tasks) take minutes.
+            print(json.dumps(report(True)), flush=True)
+            os._exit(0)
+
+        watchdog = threading.Timer(limit, give_up)
+        watchdog.daemon = True
+        watchdog.start()
+        await asyncio.gather(*(one() for _ in range(calls)))
+        watchdog.cancel()
+        result = report(False)
+    return result
+
+
+def main() -> int:
+    name, args = sys.argv[1], json.loads(sys.argv[2])
+    endpoint = args.get("endpoint")
+    out: dict[str, Any]
+    if name in ("ours_sync", "boto3_sync"):
+        call, parts = (ours_sync if name == "ours_sync" else boto3_sync)(endpoint)
+        out = sync_measure(call, parts, args["calls"])
+    elif name in ("ours_async", "aiobotocore_async"):
+        import asyncio
+
+        make = (ours_async_client if name == "ours_async" else aiobotocore_client)(endpoint)
+        out = asyncio.run(async_measure(make, args["calls"], args["levels"], args["limit"]))
+    elif name == "fanout":
+        import asyncio
+
+        out = asyncio.run(fanout(endpoint, args["calls"], args["limit"]))
+    else:
+        raise SystemExit(f"unknown workload {name!r}")
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,430 @@
+"""The httpx adapter: our plain request in, our plain response (or a typed error) out.
+
+Both clients send through here, as httpx keeps its transports apart from its
+clients. What it promises, whatever the user's ``httpx.Client`` is set to:
+
+* no redirect is followed (a 3xx comes back as a body-less reply, which the
+  protocol turns into a ``ServiceError`` whose code is the status);
+* ``Accept-Encoding: identity`` is asked for, and a reply is read as a
+  stream and kept only up to ``MAX_RESPONSE_BYTES`` *after* decoding, so a
+  gzip bomb or a huge body costs at most that much memory;
+* an attempt can be given a total deadline (``attempt_timeout``), which a
+  server dribbling one byte at a time cannot stretch (async: the whole
+  exchange is cancelled; sync: checked after the headers and between body
+  chunks, with every phase timeout capped at it; a sync exchange whose
+  *headers* dribble is the one case it cannot cut short);
+* httpx's exceptions become ours: network failures a ``TransportError``
+  (retried), local refusals (a URL or header httpx will not send) a
+  ``ConfigurationError`` (never retried, never echoing the value).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import sys
+import time
+import zlib
+from typing import Any, Union
+
+import httpx
+
+from ._actions import Outcome, Send
+from ._errors import (
+    ConfigurationError,
+    ConnectError,
+    ConnectionClosedError,
+    ImageBuilderError,
+    ParamValidationError,
+    TransportError,
+    TransportTimeoutError,
+)
+from ._http import HttpResponse
+
+#: The most bytes kept from any reply, after decoding. Image Builder's
+#: replies are a few hundred bytes; credential sources' a few kilobytes.
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+#: A finite connect timeout and a finite read timeout, unlike httpx's 5 s for all.
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+#: In-flight requests per client when the pool's size cannot be read
+#: (httpx's own default pool size).
+DEFAULT_MAX_CONCURRENCY = 100
+
+TimeoutArg = Union[float, int, httpx.Timeout, None]
+
+_DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def _positive_finite(value: object) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def check_timeout(timeout: object) -> httpx.Timeout | None:
+    """Return ``timeout`` as an ``httpx.Timeout`` (or None for httpx's own).
+
+    Raises:
+        ParamValidationError: not a positive finite number or an
+            ``httpx.Timeout`` whose set phases are positive and finite
+            (``inf`` would overflow at connect time, ``nan`` never expires).
+    """
+    if timeout is None:
+        return None
+    if isinstance(timeout, httpx.Timeout):
+        phases = timeout.as_dict().values()
+        if all(phase is None or _positive_finite(phase) for phase in phases):
+            return timeout
+    elif _positive_finite(timeout):
+        assert isinstance(timeout, (int, float))
+        return httpx.Timeout(float(timeout))
+    raise ParamValidationError(
+        "timeout", "must be a positive finite number or an httpx.Timeout of such", timeout
+    )
+
+
+def check_attempt_timeout(value: object) -> float | None:
+    """Validate ``attempt_timeout``: None, or positive finite seconds."""
+    if value is None:
+        return None
+    if not _positive_finite(value):
+        raise ParamValidationError("attempt_timeout", "must be positive finite seconds", value)
+    assert isinstance(value, (int, float))
+    return float(value)
+
+
+def check_max_concurrency(value: object) -> int | None:
+    """Validate ``max_concurrency``: None, or an int of at least 1."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ParamValidationError("max_concurrency", "must be an int of at least 1", value)
+    return value
+
+
+def pool_size(http: httpx.Client | httpx.AsyncClient) -> int:
+    """The connection pool's ``max_connections``, or ``DEFAULT_MAX_CONCURRENCY``.
+
+    httpx does not expose its limits; the default transport's pool holds
+    them. A custom transport, or an unlimited pool, gets the default.
+    """
+    pool = getattr(getattr(http, "_transport", None), "_pool", None)
+    size = getattr(pool, "_max_connections", None)
+    if isinstance(size, int) and 0 < size < sys.maxsize:
+        return size
+    return DEFAULT_MAX_CONCURRENCY
+
+
+_LOCAL_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+
+
+def map_transport_error(exc: Exception) -> ImageBuilderError:
+    """Translate an httpx exception into ours.
+
+    Network failures become a ``TransportError`` chained to the httpx one.
+    Local refusals (``InvalidURL``, ``UnsupportedProtocol``,
+    ``LocalProtocolError``) become a ``ConfigurationError`` that is *not*
+    chained: httpx's text quotes the offending value, which may be a header
+    holding a credential.
+    """
+    if isinstance(exc, _LOCAL_ERRORS):
+        local = ConfigurationError(
+            f"httpx refused to send the request ({type(exc).__name__}): the endpoint URL "
+            "or a header value is not valid HTTP. Nothing was sent."
+        )
+        local.__suppress_context__ = True
+        return local
+    error: TransportError
+    if isinstance(exc, httpx.TimeoutException):
+        error = TransportTimeoutError(f"timed out: {type(exc).__name__}: {exc}")
+    elif isinstance(exc, httpx.ConnectError):
+        error = ConnectError(f"could not connect: {exc}")
+    elif isinstance(
+        exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError)
+    ):
+        error = ConnectionClosedError(f"connection closed before a complete response: {exc}")
+    else:
+        error = TransportError(f"{type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    error.__suppress_context__ = True
+    return error
+
+
+def _deadline_error(seconds: float) -> TransportTimeoutError:
+    return TransportTimeoutError(f"timed out: the attempt took longer than {seconds:g} s")
+
+
+class BoundedBody:
+    """A reply body fed raw bytes, decoded and kept up to ``limit`` bytes.
+
+    Decodes ``gzip`` and ``deflate`` itself, with zlib's ``max_length``, so
+    that no single chunk can inflate past the bound.
+
+    Example:
+        >>> body = BoundedBody("", limit=4)
+        >>> body.feed(b"abc"); body.feed(b"de")
+        >>> body.problem
+        'the reply body is larger than 4 bytes'
+    """
+
+    def __init__(self, content_encoding: str, *, limit: int = MAX_RESPONSE_BYTES) -> None:
+        self.limit = limit
+        self.size = 0
+        self.problem: str | None = None
+        #: The compressed stream did not decode: a transport failure, as httpx's
+        #: DecodingError is, rather than a reply we read and did not understand.
+        self.corrupt = False
+        self._chunks: list[bytes] = []
+        encoding = content_encoding.strip().lower()
+        self._decoder: Any = None
+        self._deflate_guess = encoding == "deflate"
+        if encoding in _DECODERS:
+            self._decoder = zlib.decompressobj(_DECODERS[encoding])
+        elif encoding not in ("", "identity"):
+            # We asked for identity; anything else is a server's own idea.
+            self.problem = f"the reply uses an unsupported Content-Encoding {encoding[:40]!r}"
+
+    @property
+    def done(self) -> bool:
+        """True once nothing more should be read."""
+        return self.problem is not None
+
+    def feed(self, raw: bytes) -> None:
+        """Add raw bytes from the wire."""
+        if self.problem is not None or not raw:
+            return
+        if self._decoder is None:
+            self._keep(raw)
+            return
+        try:
+            data = self._decoder.decompress(raw, self.limit - self.size + 1)
+        except zlib.error:
+            if self._deflate_guess and self.size == 0:
+                # "deflate" is often sent raw, without the zlib header (as httpx copes).
+                self._deflate_guess = False
+                self._decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+                self.feed(raw)
+                return
+            self.problem = "the reply's compressed body is corrupt"
+            self.corrupt = True
+            return
+        self._deflate_guess = False
+        self._keep(data)
+        if self._decoder.unconsumed_tail and self.problem is None:
+            self.problem = f"the reply body is larger than {self.limit} bytes"
+
+    def _keep(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            self.problem = f"the reply body is larger than {self.limit} bytes"
+            self._chunks.clear()
+            return
+        self._chunks.append(data)
+
+    def body(self) -> bytes:
+        """The decoded body, or ``b""`` when there is a problem."""
+        return b"" if self.problem is not None else b"".join(self._chunks)
+
+
+# What h11 and httpx accept in a header value: printable ASCII and tab.
+_UNSAFE_VALUE = re.compile(r"[^\t\x20-\x7e]")
+_SECRET_SOURCES = {
+    "authorization": "the signature, built from the access key id",
+    "x-amz-security-token": "the session token",
+}
+
+
+def _unsafe_header(name: str) -> ConfigurationError:
+    # Checked before httpx sees the value: httpx's error and httpcore's DEBUG
+    # log would quote it, and it may be a credential.
+    source = _SECRET_SOURCES.get(name.lower(), "a header value")
+    return ConfigurationError(
+        f"Cannot send the {name} header: {source} holds a control character or a "
+        "non-ASCII character (a stray CR from a CRLF file?). Nothing was sent."
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_url(url: str) -> httpx.URL:
+    # Parsing is a visible share of a call's CPU; calls to one endpoint reuse
+    # a handful of URLs. Bounded, as query strings (GetImage's ARN) vary.
+    return httpx.URL(url)
+
+
+def phase_timeouts(
+    action: Send,
+    http: httpx.Client | httpx.AsyncClient,
+    timeout: httpx.Timeout | None,
+    attempt_timeout: float | None,
+) -> dict[str, float | None]:
+    """The per-phase timeouts of one send, none longer than the attempt's deadline."""
+    if action.timeout is not None:
+        phases = httpx.Timeout(action.timeout).as_dict()
+    elif timeout is not None:
+        phases = timeout.as_dict()
+    else:
+        phases = http.timeout.as_dict()
+    if attempt_timeout is not None:
+        phases = {
+            k: attempt_timeout if v is None else min(v, attempt_timeout) for k, v in phases.items()
+        }
+    return phases
+
+
+def deadline_of(action: Send, attempt_timeout: float | None) -> float | None:
+    """Seconds this send may take in total: a Send's own timeout, else the client's option."""
+    return action.timeout if action.timeout is not None else attempt_timeout
+
+
+def build_request(
+    action: Send, http: httpx.Client | httpx.AsyncClient, timeouts: dict[str, float | None]
+) -> httpx.Request:
+    """Our request as an ``httpx.Request``, with the client's headers under ours.
+
+    ``httpx.Request`` directly, not ``http.build_request()``: that re-parses
+    the URL and merges headers through several Headers objects, a quarter of
+    a call's CPU. The client's own headers still apply (ours win); its
+    cookies and params do not (the API uses neither). Transport, proxies,
+    mTLS and event hooks are untouched: they belong to ``send()``.
+    """
+    request = action.request
+    for name, value in request.headers:
+        if _UNSAFE_VALUE.search(value):
+            raise _unsafe_header(name)
+    ours = {name.lower() for name, _ in request.headers}
+    ours.add("accept-encoding")
+    headers = [(k, v) for k, v in http.headers.multi_items() if k not in ours]
+    headers.extend(request.headers)
+    headers.append(("Accept-Encoding", "identity"))
+    return httpx.Request(
+        request.method,
+        _parse_url(request.url),
+        headers=headers,
+        content=request.body,
+        extensions={"timeout": timeouts},
+    )
+
+
+def _headers(response: httpx.Response) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in response.headers.multi_items():
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def _redirect(response: httpx.Response, headers: dict[str, str]) -> HttpResponse:
+    # Neither the body nor an error type a redirecting server chose is
+    # trusted: the status alone becomes the error's code, which no retry
+    # rule matches.
+    headers.pop("x-amzn-errortype", None)
+    return HttpResponse(status_code=response.status_code, headers=headers, body=b"")
+
+
+def _already_read(response: httpx.Response) -> list[bytes]:
+    # A transport may hand back a response whose body is already in memory
+    # and decoded (httpx.MockTransport, respx); it cannot be streamed again.
+    return [response.content] if response.is_stream_consumed else []
+
+
+def _body_for(response: httpx.Response) -> BoundedBody:
+    encoding = "" if response.is_stream_consumed else response.headers.get("content-encoding", "")
+    return BoundedBody(encoding)
+
+
+def _finish(
+    response: httpx.Response, headers: dict[str, str], body: BoundedBody, start: float
+) -> Outcome:
+    elapsed = time.monotonic() - start
+    if body.corrupt:
+        encoding = response.headers.get("content-encoding", "")[:40]
+        error = TransportError(f"DecodingError: the reply's {encoding!r} body is corrupt")
+        return Outcome(error=error, elapsed=elapsed)
+    reply = HttpResponse(
+        status_code=response.status_code,
+        headers=headers,
+        body=body.body(),
+        body_problem=body.problem,
+    )
+    return Outcome(response=reply, elapsed=elapsed)
+
+
+def send(http: httpx.Client, request: httpx.Request, deadline: float | None) -> Outcome:
+    """Send ``request`` with ``http`` and read the reply within the bounds.
+
+    The deadline is checked after the headers and between body chunks; each
+    socket operation is bounded by the phase timeouts, which
+    :func:`phase_timeouts` caps at the deadline.
+    """
+    start = time.monotonic()
+    try:
+        response = http.send(request, auth=None, follow_redirects=False, stream=True)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return _failed(exc, start)
+    try:
+        headers = _headers(response)
+        if 300 <= response.status_code < 400:
+            return Outcome(response=_redirect(response, headers), elapsed=time.monotonic() - start)
+        if deadline is not None and time.monotonic() - start > deadline:
+            return Outcome(error=_deadline_error(deadline), elapsed=time.monotonic() - start)
+        body = _body_for(response)
+        for raw in _already_read(response) or response.iter_raw():
+            body.feed(raw)
+            if body.done:
+                break
+            if deadline is not None and time.monotonic() - start > deadline:
+                return Outcome(error=_deadline_error(deadline), elapsed=time.monotonic() - start)
+        return _finish(response, headers, body, start)
+    except httpx.HTTPError as exc:
+        return _failed(exc, start)
+    finally:
+        response.close()
+
+
+async def asend(http: httpx.AsyncClient, request: httpx.Request, deadline: float | None) -> Outcome:
+    """The asyncio twin of :func:`send`; the deadline covers the whole exchange."""
+    start = time.monotonic()
+    if deadline is None:
+        return await _asend(http, request, start)
+    import asyncio
+
+    try:
+        return await asyncio.wait_for(_asend(http, request, start), deadline)
+    except asyncio.TimeoutError:
+        return Outcome(error=_deadline_error(deadline), elapsed=time.monotonic() - start)
+
+
+async def _asend(http: httpx.AsyncClient, request: httpx.Request, start: float) -> Outcome:
+    try:
+        response = await http.send(request, auth=None, follow_redirects=False, stream=True)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return _failed(exc, start)
+    try:
+        headers = _headers(response)
+        if 300 <= response.status_code < 400:
+            return Outcome(response=_redirect(response, headers), elapsed=time.monotonic() - start)
+        body = _body_for(response)
+        for raw in _already_read(response):  # an in-memory reply (MockTransport, respx)
+            body.feed(raw)
+        if not response.is_stream_consumed:
+            async for raw in response.aiter_raw():
+                body.feed(raw)
+                if body.done:
+                    break
+        return _finish(response, headers, body, start)
+    except httpx.HTTPError as exc:
+        return _failed(exc, start)
+    finally:
+        await response.aclose()
+
+
+def _failed(exc: Exception, start: float) -> Outcome:
+    error = map_transport_error(exc)
+    if not isinstance(error, TransportError):
+        raise error  # local: retrying cannot help, and the flow must not try
+    return Outcome(error=error, elapsed=time.monotonic() - start)

@@ -1,0 +1,84 @@
+"""Runtime dependencies that the code needs but no import of ours names.
+
+httpcore looks up the running async library with ``import sniffio`` inside a function, on
+every async lock and event it creates (several per request). anyio 4.16 stopped depending on
+sniffio, so without our own declaration the import fails, and a failed import is not cached:
+Python searches every path entry again each time, about 100 µs a try, around a millisecond of
+CPU per async call (encode/httpcore#1103).
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import re
+from collections.abc import Iterator
+from importlib.metadata import requires
+from typing import Any
+
+import pytest
+
+import sigv4_imagebuilder as sib
+from sigv4_imagebuilder.testing import LoopbackServer, Reply
+
+ARN = "arn:aws:imagebuilder:us-east-1:123456789012:image/deps/1.0.0/1"
+BODY = json.dumps({"requestId": "r", "clientToken": "t", "imageBuildVersionArn": ARN}).encode()
+
+
+def test_sniffio_is_a_declared_runtime_dependency() -> None:
+    declared = [
+        re.split(r"[<>=!~ ;\[]", line, maxsplit=1)[0].lower()
+        for line in requires("sigv4-imagebuilder") or []
+        if "extra ==" not in line
+    ]
+    assert "sniffio" in declared
+
+
+def test_sniffio_detects_asyncio() -> None:
+    import sniffio
+
+    async def which() -> str:
+        return sniffio.current_async_library()
+
+    import asyncio
+
+    assert asyncio.run(which()) == "asyncio"
+
+
+@pytest.fixture
+def failed_sniffio_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Record every ``import sniffio`` that raises, wherever it comes from."""
+    failures: list[str] = []
+    real_import = builtins.__import__
+
+    def counting_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return real_import(name, *args, **kwargs)
+        except ImportError:
+            if name == "sniffio":
+                failures.append(name)
+            raise
+
+    monkeypatch.setattr(builtins, "__import__", counting_import)
+    yield failures
+
+
+async def test_async_calls_over_a_socket_never_retry_a_failing_sniffio_import(
+    failed_sniffio_imports: list[str],
+) -> None:
+    # A real socket: respx would replace httpcore's pool, and with it the locks and events
+    # whose creation runs the import.
+    reply = Reply(
+        headers=[("x-amzn-RequestId", "r"), ("Content-Type", "application/json")], body=BODY
+    )
+    with LoopbackServer(lambda request: reply) as server:
+        async with sib.AsyncImageBuilderClient(
+            region="us-east-1",
+            credentials=sib.Credentials("AKIDDEPS", "deps-secret"),
+            endpoint_url=server.endpoint_url,
+            max_attempts=1,
+        ) as client:
+            for _ in range(20):
+                result = await client.cancel_image_creation(ARN, client_token="t")
+                assert result.image_build_version_arn == ARN
+    assert failed_sniffio_imports == []

@@ -1,0 +1,751 @@
+"""The httpx adapter under abuse: real servers on 127.0.0.1 that misbehave on purpose.
+
+Every case asserts the typed outcome and that no secret (secret key, session
+token, signature, password) shows in the error, its repr, the DEBUG logs of
+ours, httpx and httpcore, or the CLI's output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import gzip
+import http
+import io
+import json
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import ARN, CREDS, NO_SLEEP, SECRET, SESSION_TOKEN
+from hostile import assert_no_secrets, capture_everything, outcome, signatures
+
+import sigv4_imagebuilder as sib
+from sigv4_imagebuilder._actions import Send
+from sigv4_imagebuilder._cli import main
+from sigv4_imagebuilder._http import HttpRequest
+from sigv4_imagebuilder._transport import (
+    DEFAULT_MAX_CONCURRENCY,
+    MAX_RESPONSE_BYTES,
+    BoundedBody,
+    map_transport_error,
+)
+from sigv4_imagebuilder.testing import LoopbackServer, ReceivedRequest, Reply
+
+modes = pytest.mark.parametrize("mode", ["sync", "async"])
+
+DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
+
+
+class Recorder:
+    """Answers every request with one reply; remembers the requests."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.received: list[ReceivedRequest] = []
+
+    def __call__(self, request: ReceivedRequest) -> Reply:
+        self.received.append(request)
+        return self.reply
+
+
+@modes
+@pytest.mark.parametrize("status", [200, 400, 503])
+def test_deeply_nested_json_reply(mode: str, status: int, caplog: pytest.LogCaptureFixture) -> None:
+    capture_everything(caplog)
+    recorder = Recorder(Reply(status=status, body=DEEP_JSON))
+    with LoopbackServer(recorder) as server:
+        result = outcome(mode, server.endpoint_url)
+    if status == 200:
+        assert isinstance(result, sib.ResponseParseError)
+        assert len(recorder.received) == 1
+    else:
+        assert type(result) is sib.ServiceError
+        assert (result.code, result.status_code) == (str(status), status)
+        # a 5xx stays retryable, a 4xx is final
+        assert len(recorder.received) == (3 if status == 503 else 1)
+    assert_no_secrets(result, caplog=caplog, extra=signatures(recorder.received))
+
+
+@pytest.mark.parametrize(("status", "code"), [(200, 255), (503, 254)])
+def test_cli_deeply_nested_json_exits_with_a_documented_code(
+    status: int, code: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDS.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDS.secret_access_key)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", CREDS.session_token or "")
+    recorder = Recorder(Reply(status=status, body=DEEP_JSON))
+    out, err = io.StringIO(), io.StringIO()
+    with LoopbackServer(recorder) as server:
+        exit_code = main(
+            [
+                "cancel-image-creation",
+                "--image-build-version-arn",
+                ARN,
+                "--region",
+                "us-east-1",
+                "--endpoint-url",
+                server.endpoint_url,
+                "--max-attempts",
+                "1",
+                "--debug",
+            ],
+            stdout=out,
+            stderr=err,
+        )
+    assert exit_code == code and "Traceback" not in err.getvalue()
+    assert_no_secrets(texts=[out.getvalue(), err.getvalue()], extra=signatures(recorder.received))
+
+
+# --- bounded reads (9.7): measured in a subprocess, whose peak RSS is its own ---
+
+_MIB = 1024 * 1024
+
+
+@functools.cache
+def gzip_bomb() -> tuple[bytes, bytes, bytes]:
+    """(head, middle, tail) of a gzip member that inflates to 2 GiB of zeros.
+
+    After a full flush the compressor's output for each further 16 MiB of
+    zeros is the same bytes, so the 2 MB member is built in milliseconds from
+    one repeated piece. Its CRC is left zero: the bound stops reading long
+    before the trailer.
+    """
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31, 9, zlib.Z_RLE)
+    zeros = bytes(16 * _MIB)
+    head = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    middle = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    tail = compressor.flush()[:-8] + struct.pack("<II", 0, 0)
+    return head, middle, tail
+
+
+def bomb_chunks() -> Iterator[bytes]:
+    head, middle, tail = gzip_bomb()
+    yield head
+    for _ in range(127):
+        yield middle
+    yield tail
+
+
+def plain_chunks() -> Iterator[bytes]:
+    piece = b"x" * _MIB
+    for _ in range(512):
+        yield piece
+
+
+_CHILD = """
+import asyncio, json, sys
+import sigv4_imagebuilder as sib
+
+ARN = "arn:aws:imagebuilder:us-east-1:123456789012:image/x/1.0.0/1"
+
+
+def peak_mib():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+
+
+def describe(exc):
+    return [type(exc).__name__, getattr(exc, "status_code", None), str(exc)]
+
+
+async def call_async(kwargs):
+    async with sib.AsyncImageBuilderClient(**kwargs) as client:
+        await client.cancel_image_creation(ARN)
+
+
+mode, urls = sys.argv[1], sys.argv[2:]
+before = peak_mib()
+results = []
+for url in urls:
+    kwargs = dict(region="us-east-1", credentials=sib.Credentials("AKID", "secret"),
+                  endpoint_url=url, max_attempts=1)
+    try:
+        if mode == "sync":
+            with sib.ImageBuilderClient(**kwargs) as client:
+                client.cancel_image_creation(ARN)
+        else:
+            asyncio.run(call_async(kwargs))
+        results.append(["success", None, ""])
+    except sib.ImageBuilderError as exc:
+        results.append(describe(exc))
+print(json.dumps({"results": results, "growth_mib": peak_mib() - before}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+@modes
+def test_huge_and_compressed_replies_are_read_within_a_bound(mode: str) -> None:
+    """A gzip member inflating to 2 GiB, and a 512 MiB plain body, on 2xx and 5xx.
+
+    Before the bound, the bomb grew the process by about 2 GiB and the plain
+    body by about 1 GiB; now each stops at MAX_RESPONSE_BYTES.
+    """
+    gzip_headers = [("Content-Encoding", "gzip"), ("Content-Type", "application/json")]
+    plain_headers = [("Content-Length", str(512 * _MIB))]
+    replies = [
+        Reply(status=200, headers=gzip_headers, chunks=bomb_chunks),
+        Reply(status=503, headers=gzip_headers, chunks=bomb_chunks),
+        Reply(status=200, headers=plain_headers, chunks=plain_chunks),
+        Reply(status=500, headers=plain_headers, chunks=plain_chunks),
+    ]
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(LoopbackServer(lambda r, x=x: x)) for x in replies]
+        child = subprocess.run(
+            [sys.executable, "-c", _CHILD, mode, *(s.endpoint_url for s in servers)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert child.returncode == 0, child.stderr
+    result = json.loads(child.stdout)
+    bound = f"the reply body is larger than {MAX_RESPONSE_BYTES} bytes"
+    assert result["results"] == [
+        ["ResponseParseError", 200, f"{bound} (HTTP 200, body '')"],
+        [
+            "ServiceError",
+            503,
+            "An error occurred (503) when calling the CancelImageCreation operation: "
+            "Service Unavailable",
+        ],
+        ["ResponseParseError", 200, f"{bound} (HTTP 200, body '')"],
+        [
+            "ServiceError",
+            500,
+            "An error occurred (500) when calling the CancelImageCreation operation: "
+            "Internal Server Error",
+        ],
+    ]
+    assert result["growth_mib"] < 200, result
+
+
+# --- the body bound's decoder, unit by unit ---
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [
+        ("", b'{"a": 1}'),
+        ("identity", b'{"a": 1}'),
+        ("gzip", gzip.compress(b'{"a": 1}')),
+        ("x-gzip", gzip.compress(b'{"a": 1}')),
+        ("deflate", zlib.compress(b'{"a": 1}')),
+        ("deflate", zlib.compress(b'{"a": 1}')[2:-4]),  # raw deflate, as some servers send
+    ],
+)
+def test_bounded_body_decodes(encoding: str, data: bytes) -> None:
+    body = BoundedBody(encoding)
+    for i in range(0, len(data), 3):
+        body.feed(data[i : i + 3])
+    assert (body.body(), body.problem) == (b'{"a": 1}', None)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data", "problem"),
+    [
+        ("br", b"\x00\x01", "unsupported Content-Encoding 'br'"),
+        ("gzip, gzip", b"", "unsupported Content-Encoding"),
+        ("gzip", b"not gzip at all", "compressed body is corrupt"),
+        ("gzip", gzip.compress(bytes(5000)), "larger than 4096 bytes"),
+        ("", bytes(4097), "larger than 4096 bytes"),
+    ],
+)
+def test_bounded_body_refuses(encoding: str, data: bytes, problem: str) -> None:
+    body = BoundedBody(encoding, limit=4096)
+    body.feed(data)
+    body.feed(b"more")  # ignored once refused
+    assert body.done and problem in (body.problem or "") and body.body() == b""
+
+
+def test_a_body_of_exactly_the_bound_is_kept() -> None:
+    body = BoundedBody("gzip", limit=4096)
+    body.feed(gzip.compress(b"x" * 4096))
+    assert body.problem is None and body.body() == b"x" * 4096
+
+
+@modes
+def test_unsupported_encoding_on_a_2xx_is_a_parse_error(mode: str) -> None:
+    reply = Reply(headers=[("Content-Encoding", "br")], body=b"\x8b\x00")
+    with LoopbackServer(lambda r: reply) as server:
+        result = outcome(mode, server.endpoint_url)
+    assert isinstance(result, sib.ResponseParseError)
+    assert "unsupported Content-Encoding 'br'" in str(result)
+
+
+@modes
+def test_we_ask_for_identity_encoding_whatever_the_http_client_says(mode: str) -> None:
+    recorder = Recorder(Reply(body=b"{}"))
+
+    def factory(kind: str) -> httpx.Client | httpx.AsyncClient:
+        headers = {"Accept-Encoding": "gzip, br"}
+        return (
+            httpx.Client(headers=headers) if kind == "sync" else httpx.AsyncClient(headers=headers)
+        )
+
+    with LoopbackServer(recorder) as server:
+        result = outcome(mode, server.endpoint_url, http_client_factory=factory)
+    assert isinstance(result, sib.CancelImageCreationResponse)
+    assert [r.header("accept-encoding") for r in recorder.received] == ["identity"]
+
+
+# --- redirects (9.1) ---
+
+
+@modes
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_never_followed(
+    mode: str, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture_everything(caplog)
+    elsewhere = Recorder(Reply(body=b'{"requestId": "stolen"}'))
+    with LoopbackServer(elsewhere) as other:
+        redirect = Recorder(
+            Reply(
+                status=status,
+                headers=[
+                    ("Location", other.endpoint_url + "/CancelImageCreation"),
+                    # a redirecting server's error type is not trusted either
+                    ("x-amzn-ErrorType", "ThrottlingException"),
+                ],
+                body=b'{"message": "go elsewhere"}',
+            )
+        )
+
+        def factory(kind: str) -> httpx.Client | httpx.AsyncClient:
+            if kind == "sync":
+                return httpx.Client(follow_redirects=True)
+            return httpx.AsyncClient(follow_redirects=True)
+
+        with LoopbackServer(redirect) as server:
+            result = outcome(mode, server.endpoint_url, http_client_factory=factory)
+    assert elsewhere.received == []
+    assert len(redirect.received) == 1  # not retried
+    assert type(result) is sib.ServiceError
+    # The redirect's body is dropped: the message is the status's reason phrase.
+    phrase = http.HTTPStatus(status).phrase
+    assert (result.code, result.status_code, result.message) == (str(status), status, phrase)
+    assert_no_secrets(result, caplog=caplog, extra=signatures(redirect.received))
+
+
+# --- total deadline per attempt (9.9) ---
+
+
+def dribble(request: ReceivedRequest) -> Reply:
+    """A reply whose 100-byte body comes one byte every 0.3 s: 30 s in all."""
+    return Reply(
+        headers=[("Content-Length", "100")],
+        chunks=lambda: (b" " for _ in range(100)),
+        chunk_delay=0.3,
+    )
+
+
+@modes
+def test_attempt_timeout_bounds_a_dribbling_reply(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture_everything(caplog)
+    with LoopbackServer(dribble) as server:
+        start = time.monotonic()
+        result = outcome(mode, server.endpoint_url, max_attempts=1, attempt_timeout=1)
+        elapsed = time.monotonic() - start
+    assert isinstance(result, sib.TransportTimeoutError)
+    assert "longer than 1 s" in str(result)
+    assert elapsed < 10  # the reply alone takes 30 s: a functional bound, not a speed test
+    assert_no_secrets(result, caplog=caplog)
+
+
+def _get(url: str) -> HttpRequest:
+    return HttpRequest(method="GET", url=url + "/latest/meta-data/", headers=(), body=b"")
+
+
+def test_a_credential_sources_send_timeout_is_a_total_deadline_sync() -> None:
+    with (
+        LoopbackServer(dribble) as server,
+        sib.ImageBuilderClient(region="us-east-1", credentials=CREDS) as client,
+    ):
+        outcome_ = client._send(Send(_get(server.endpoint_url), timeout=1.0))
+    assert isinstance(outcome_.error, sib.TransportTimeoutError)
+    assert outcome_.elapsed < 10
+
+
+async def test_a_credential_sources_send_timeout_is_a_total_deadline_async() -> None:
+    with LoopbackServer(dribble) as server:
+        async with sib.AsyncImageBuilderClient(region="us-east-1", credentials=CREDS) as client:
+            outcome_ = await client._send(Send(_get(server.endpoint_url), timeout=1.0))
+            # the cancelled exchange left no connection behind
+            pool = client._http._transport._pool  # type: ignore[attr-defined]
+            assert all(c.is_idle() or c.is_closed() for c in pool.connections)
+    assert isinstance(outcome_.error, sib.TransportTimeoutError)
+    assert outcome_.elapsed < 10
+
+
+def test_a_reply_within_the_deadline_is_read_whole() -> None:
+    with LoopbackServer(lambda r: Reply(body=b'{"requestId": "r"}')) as server:
+        result = outcome("sync", server.endpoint_url, attempt_timeout=5)
+    assert isinstance(result, sib.CancelImageCreationResponse) and result.request_id == "r"
+
+
+# --- validation at construction (9.14) ---
+
+
+@pytest.mark.parametrize("client_class", [sib.ImageBuilderClient, sib.AsyncImageBuilderClient])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("timeout", float("inf")),
+        ("timeout", float("nan")),
+        ("timeout", -1),
+        ("timeout", 0),
+        ("timeout", True),
+        ("timeout", "5"),
+        ("timeout", httpx.Timeout(5.0, connect=float("inf"))),
+        ("timeout", httpx.Timeout(float("nan"))),
+        ("timeout", httpx.Timeout(-1.0)),
+        ("attempt_timeout", float("inf")),
+        ("attempt_timeout", float("nan")),
+        ("attempt_timeout", 0),
+        ("attempt_timeout", -0.5),
+        ("attempt_timeout", True),
+        ("attempt_timeout", "1"),
+        ("max_concurrency", 0),
+        ("max_concurrency", -3),
+        ("max_concurrency", 1.5),
+        ("max_concurrency", True),
+        ("max_concurrency", "10"),
+    ],
+)
+def test_bad_timeouts_and_limits_are_refused_at_construction(
+    client_class: type[sib.ImageBuilderClient], name: str, value: object
+) -> None:
+    with pytest.raises(sib.ParamValidationError) as info:
+        client_class(region="us-east-1", credentials=CREDS, **{name: value})  # type: ignore[arg-type]
+    assert info.value.param == name
+
+
+def test_good_timeouts_and_limits_are_kept() -> None:
+    with sib.ImageBuilderClient(
+        region="us-east-1",
+        credentials=CREDS,
+        timeout=httpx.Timeout(5.0, pool=None),
+        attempt_timeout=2,
+        max_concurrency=7,
+    ) as client:
+        assert client.max_concurrency == 7
+        assert client._http._transport._pool._max_connections == 7  # type: ignore[attr-defined]
+
+
+# --- local refusals are typed and never retried (9.14) ---
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.LocalProtocolError(f"Illegal header value b'{SESSION_TOKEN}\\r'"),
+        httpx.InvalidURL(f"Invalid non-printable ASCII character in URL, {SECRET!r}"),
+        httpx.UnsupportedProtocol(f"Request URL is missing a protocol: {SECRET}"),
+    ],
+)
+def test_local_httpx_errors_are_configuration_errors_without_the_value(exc: Exception) -> None:
+    error = map_transport_error(exc)
+    assert type(error) is sib.ConfigurationError
+    assert error.__cause__ is None and error.__suppress_context__
+    assert type(exc).__name__ in str(error)
+    assert_no_secrets(error)
+
+
+def _unchecked(**fields: str) -> sib.Credentials:
+    """Credentials holding values their own validators refuse (a provider's bug).
+
+    The transport refuses unsafe header values again before httpx sees
+    them; this checks that second line of defence.
+    """
+    credentials = sib.Credentials("AKID", SECRET, session_token=SESSION_TOKEN)
+    for name, value in fields.items():
+        object.__setattr__(credentials, name, value)
+    return credentials
+
+
+class CountingTransport(httpx.HTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        return super().handle_request(request)
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        _unchecked(session_token=SESSION_TOKEN + "\r"),
+        _unchecked(session_token=SESSION_TOKEN + "\nX-Injected: 1"),
+        _unchecked(session_token=SESSION_TOKEN + "\u00e9"),
+        _unchecked(access_key_id="AKID\r"),
+    ],
+)
+def test_a_header_httpx_will_not_send_fails_once_without_showing_it(
+    credentials: sib.Credentials, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture_everything(caplog)
+    recorder = Recorder(Reply(body=b"{}"))
+    transport = CountingTransport()
+    with LoopbackServer(recorder) as server, httpx.Client(transport=transport) as http:
+        client = sib.ImageBuilderClient(
+            region="us-east-1",
+            credentials=credentials,
+            endpoint_url=server.endpoint_url,
+            http_client=http,
+            retry_policy=NO_SLEEP,
+        )
+        with pytest.raises(sib.ImageBuilderError) as info:
+            client.cancel_image_creation(ARN)
+    assert not isinstance(info.value, sib.TransportError)  # local: never retried
+    assert transport.calls <= 1 and recorder.received == []
+    assert_no_secrets(info.value, caplog=caplog)
+
+
+def test_a_bad_header_from_the_users_http_client_is_not_retried() -> None:
+    transport = CountingTransport()
+    recorder = Recorder(Reply(body=b"{}"))
+    with (
+        LoopbackServer(recorder) as server,
+        httpx.Client(transport=transport, headers={"X-Evil": "v\r\nInjected: 1"}) as http,
+    ):
+        client = sib.ImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=server.endpoint_url,
+            http_client=http, retry_policy=NO_SLEEP,
+        )  # fmt: skip
+        with pytest.raises(sib.ConfigurationError, match="LocalProtocolError"):
+            client.cancel_image_creation(ARN)
+    assert transport.calls == 1 and recorder.received == []
+
+
+# --- one client, one event loop (9.14) ---
+
+
+def test_an_async_client_used_from_a_second_event_loop_is_a_typed_error() -> None:
+    reply = Reply(headers=[("Connection", "close")], body=b'{"requestId": "r"}')
+    with LoopbackServer(lambda r: reply) as server:
+        client = sib.AsyncImageBuilderClient(
+            region="us-east-1", credentials=CREDS, endpoint_url=server.endpoint_url
+        )
+        assert asyncio.run(client.cancel_image_creation(ARN)).request_id == "r"
+        with pytest.raises(sib.ImageBuilderError, match="another event loop"):
+            asyncio.run(client.cancel_image_creation(ARN))
+
+        async def close() -> None:
+            await client.aclose()
+
+        asyncio.run(close())
+
+
+# --- a closed client raises the root error, never httpx's RuntimeError (14.6) ---
+
+
+@pytest.mark.parametrize("when", ["before", "during"])
+def test_closed_sync_client_raises_the_root_error(when: str) -> None:
+    http = httpx.Client()
+
+    def credentials() -> sib.Credentials:
+        if when == "during":
+            http.close()  # closed by someone else between credentials and send
+        return CREDS
+
+    client = sib.ImageBuilderClient(
+        region="us-east-1", credentials=credentials, endpoint_url="http://127.0.0.1:9",
+        http_client=http,
+    )  # fmt: skip
+    if when == "before":
+        http.close()
+    with pytest.raises(sib.ImageBuilderError, match="this client is closed") as info:
+        client.cancel_image_creation(ARN)
+    assert type(info.value) is sib.ImageBuilderError
+
+
+@pytest.mark.parametrize("when", ["before", "during"])
+async def test_closed_async_client_raises_the_root_error(when: str) -> None:
+    http = httpx.AsyncClient()
+    closing: list[asyncio.Task[None]] = []
+
+    def credentials() -> sib.Credentials:
+        return CREDS
+
+    client = sib.AsyncImageBuilderClient(
+        region="us-east-1", credentials=credentials, endpoint_url="http://127.0.0.1:9",
+        http_client=http,
+    )  # fmt: skip
+    if when == "before":
+        await http.aclose()
+    else:
+        # httpx's AsyncClient refuses sends once closed; close it from inside
+        # the call, after the client checked it was open.
+        original = http.send
+
+        async def close_then_send(*args: Any, **kwargs: Any) -> httpx.Response:
+            await http.aclose()
+            return await original(*args, **kwargs)
+
+        http.send = close_then_send  # type: ignore[method-assign]
+    with pytest.raises(sib.ImageBuilderError, match="this client is closed") as info:
+        await client.cancel_image_creation(ARN)
+    assert type(info.value) is sib.ImageBuilderError and not closing
+
+
+# --- in-flight bound (9.13) ---
+
+
+class InFlight:
+    """A canned 200 that notes how many requests the server holds at once."""
+
+    def __init__(self, hold: float = 0.005) -> None:
+        self.hold = hold
+        self.now = 0
+        self.peak = 0
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: ReceivedRequest) -> Reply:
+        with self._lock:
+            self.now += 1
+            self.total += 1
+            self.peak = max(self.peak, self.now)
+        time.sleep(self.hold)
+        with self._lock:
+            self.now -= 1
+        return Reply(body=b'{"requestId": "r"}')
+
+
+async def test_a_gather_of_500_cancels_on_one_async_client_all_succeed() -> None:
+    """The README's one-liner, with 100 waiters per connection.
+
+    Without the client's own bound, httpcore's pool collapses when far more
+    requests wait than it has connections (encode/httpx#3215): 2,000 on a
+    pool of 100 mostly failed with PoolTimeout. 500 on a limit of 5 is a
+    steeper ratio at a cost the suite can afford; ``make bench`` runs 10,000.
+    """
+    server_state = InFlight()
+    with LoopbackServer(server_state) as server:
+        async with sib.AsyncImageBuilderClient(
+            region="us-east-1",
+            credentials=CREDS,
+            endpoint_url=server.endpoint_url,
+            max_concurrency=5,
+            max_attempts=1,
+            # Calls wait for their turn in the client, never in httpcore's
+            # pool: a pool wait of a second would be a PoolTimeout.
+            timeout=httpx.Timeout(10.0, pool=1.0),
+        ) as client:
+            results = await asyncio.wait_for(
+                asyncio.gather(*(client.cancel_image_creation(ARN) for _ in range(500))),
+                timeout=120,  # generous: a hang, not a speed, is what this catches
+            )
+    assert len(results) == 500 and {r.request_id for r in results} == {"r"}
+    assert server_state.total == 500
+    assert 1 < server_state.peak <= 5
+
+
+def test_threads_past_the_limit_wait_their_turn_on_a_sync_client() -> None:
+    server_state = InFlight(hold=0.02)
+    with (
+        LoopbackServer(server_state) as server,
+        sib.ImageBuilderClient(
+            region="us-east-1",
+            credentials=CREDS,
+            endpoint_url=server.endpoint_url,
+            max_concurrency=4,
+            max_attempts=1,
+        ) as client,
+        concurrent.futures.ThreadPoolExecutor(32) as pool,
+    ):
+        results = list(pool.map(lambda _: client.cancel_image_creation(ARN), range(200)))
+    assert len(results) == 200 and server_state.total == 200
+    assert 1 < server_state.peak <= 4
+
+
+@pytest.mark.parametrize(
+    ("limits", "expected"),
+    [
+        (httpx.Limits(max_connections=7), 7),
+        (httpx.Limits(max_connections=None), DEFAULT_MAX_CONCURRENCY),
+        (None, 100),
+    ],
+)
+def test_the_default_limit_is_the_pools_size(limits: httpx.Limits | None, expected: int) -> None:
+    kwargs: dict[str, Any] = {} if limits is None else {"limits": limits}
+    with httpx.Client(**kwargs) as http:
+        client = sib.ImageBuilderClient(region="us-east-1", credentials=CREDS, http_client=http)
+        assert client.max_concurrency == expected
+    with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200))) as http:
+        client = sib.ImageBuilderClient(region="us-east-1", credentials=CREDS, http_client=http)
+        assert client.max_concurrency == DEFAULT_MAX_CONCURRENCY
+
+
+async def test_the_default_limit_of_an_async_client_is_its_pools_size() -> None:
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=9)) as http:
+        client = sib.AsyncImageBuilderClient(
+            region="us-east-1", credentials=CREDS, http_client=http
+        )
+        assert client.max_concurrency == 9
+    async with sib.AsyncImageBuilderClient(region="us-east-1", credentials=CREDS) as own:
+        assert own.max_concurrency == DEFAULT_MAX_CONCURRENCY
+
+
+@modes
+def test_a_capped_reply_closes_its_connection_and_the_client_goes_on(mode: str) -> None:
+    """The unread rest of a too-large reply must not be read as the next reply."""
+    replies = iter(
+        [
+            Reply(
+                status=500,
+                headers=[("Content-Length", str(64 * _MIB))],
+                chunks=lambda: (b"x" * _MIB for _ in range(64)),
+            ),
+            Reply(body=b'{"requestId": "second"}'),
+        ]
+    )
+    with LoopbackServer(lambda request: next(replies)) as server:
+        result = outcome(mode, server.endpoint_url)
+    assert isinstance(result, sib.CancelImageCreationResponse)
+    assert (result.request_id, result.metadata.retry_attempts) == ("second", 1)
+
+
+@modes
+def test_a_corrupt_compressed_body_is_a_transport_error_as_with_httpx(mode: str) -> None:
+    recorder = Recorder(Reply(headers=[("Content-Encoding", "gzip")], body=b"not gzip at all"))
+    with LoopbackServer(recorder) as server:
+        result = outcome(mode, server.endpoint_url)
+    assert type(result) is sib.TransportError and "DecodingError" in str(result)
+    assert len(recorder.received) == 3  # retried like any transport failure
+
+
+@modes
+def test_a_dribbling_instance_metadata_endpoint_gives_up_within_seconds(
+    mode: str, tmp_path: Path
+) -> None:
+    """Instance metadata is documented as 1 s per request: it was 30 s and more."""
+    with LoopbackServer(dribble) as imds:
+        env = {
+            "HOME": str(tmp_path),
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.endpoint_url,
+        }
+        start = time.monotonic()
+        result = outcome(mode, "http://127.0.0.1:9", credentials=None, env=env)
+        elapsed = time.monotonic() - start
+    assert isinstance(result, (sib.NoCredentialsError, sib.CredentialRetrievalError))
+    assert elapsed < 15  # a dribbled reply alone takes 30 s: a functional bound
