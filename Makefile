@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: help install test lint format typecheck demo bench clean
+.PHONY: help install test lint format typecheck demo bench matrix dist clean
 
 help:
 	@echo "make demo    cancel a build against the bundled local stand-in (no AWS account)"
@@ -13,23 +13,26 @@ help:
 	@echo "make lint    ruff check and format check"
 	@echo "make format  ruff format and autofix"
 	@echo "make bench   side-by-side benchmark against boto3"
+	@echo "make matrix  build sdist and wheel, test the installed wheel on Python 3.10-3.13,"
+	@echo "             newest and lowest declared dependencies (nox; see noxfile.py)"
+	@echo "make dist    build sdist and wheel into dist/ and twine-check them"
 	@echo "make clean   remove the virtualenv and caches"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check sigv4_imagebuilder tests benchmarks
-	$(BIN)/ruff format --check sigv4_imagebuilder tests benchmarks
+	$(BIN)/ruff check sigv4_imagebuilder tests benchmarks noxfile.py
+	$(BIN)/ruff format --check sigv4_imagebuilder tests benchmarks noxfile.py
 
 format: $(STAMP)
-	$(BIN)/ruff format sigv4_imagebuilder tests benchmarks
-	$(BIN)/ruff check --fix sigv4_imagebuilder tests benchmarks
+	$(BIN)/ruff format sigv4_imagebuilder tests benchmarks noxfile.py
+	$(BIN)/ruff check --fix sigv4_imagebuilder tests benchmarks noxfile.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict sigv4_imagebuilder
@@ -52,5 +55,14 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
+# Every leg installs the built wheel into a fresh virtualenv (pip, from PyPI),
+# so this needs no interpreter but pyenv's 3.10-3.13 and fails if one is missing.
+matrix: $(STAMP)
+	$(BIN)/nox
+
+dist: $(STAMP)
+	$(BIN)/nox -s dist
+
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .nox dist build *.egg-info

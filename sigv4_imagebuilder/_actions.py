@@ -24,11 +24,14 @@ class Send:
     """Send ``request``; answer with an :class:`Outcome`.
 
     ``timeout`` (seconds, for every phase) overrides the client's; the
-    credential sources use it to keep metadata look-ups short.
+    credential sources use it to keep metadata look-ups short. ``deadline``
+    (seconds) only tightens: the attempt ends within it whatever the client's
+    timeouts, so a waiter's poll cannot outlast ``max_wait``.
     """
 
     request: HttpRequest
     timeout: float | None = None
+    deadline: float | None = None
 
 
 @attrs.frozen

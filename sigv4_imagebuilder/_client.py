@@ -102,13 +102,15 @@ class _BaseClient:
         # A pool as large as the in-flight limit, all of it kept alive, so a
         # fan-out reuses its connections instead of reopening them.
         size = self._max_concurrency or _transport.DEFAULT_MAX_CONCURRENCY
-        return {
+        kwargs: dict[str, Any] = {
             "timeout": self._timeout or DEFAULT_TIMEOUT,
             "limits": httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        }
+        if _transport.LAZY_CA_SUPPORTED:
             # httpx's default verification, with the CA bundle read at the first
             # TLS handshake rather than now: an http:// endpoint never reads it.
-            "verify": _transport.lazy_verifying_context(),
-        }
+            kwargs["verify"] = _transport.lazy_verifying_context()
+        return kwargs
 
     @property
     def region(self) -> str:

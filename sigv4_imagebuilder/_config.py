@@ -13,7 +13,7 @@ endpoint           ``endpoint_url=`` > AWS_ENDPOINT_URL_IMAGEBUILDER > AWS_ENDPO
                    profile's ``services`` section (``imagebuilder`` > ``endpoint_url``) >
                    profile ``endpoint_url``
 FIPS, dual-stack   argument > AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT > profile
-max attempts       argument > AWS_MAX_ATTEMPTS > profile ``max_attempts`` > 3
+max attempts       argument > AWS_MAX_ATTEMPTS > profile ``max_attempts`` > 3 (at most 50)
 =================  ==========================================================
 """
 
@@ -31,6 +31,10 @@ from ._shared_files import SharedFiles, flat, profile_sections
 T = TypeVar("T")
 
 DEFAULT_MAX_ATTEMPTS = 3
+#: The most attempts a call may make. botocore sets no bound; 50 attempts at
+#: the 20 s backoff cap is already a quarter of an hour of retrying, and the
+#: retry budget (500 tokens, 5 a retry) stops a client near 100 retries anyway.
+MAX_MAX_ATTEMPTS = 50
 _ENV_ENDPOINT = f"AWS_ENDPOINT_URL_{SERVICE.upper()}"
 
 
@@ -56,13 +60,17 @@ def _bool(value: str | None, where: str) -> bool | None:
     raise ConfigurationError(f"{where} must be 'true' or 'false', got {value!r}")
 
 
-def _int(value: str | None, where: str) -> int | None:
+def _attempts(value: str | None, where: str) -> int | None:
     if value is None or value == "":
         return None
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise ConfigurationError(f"{where} must be a whole number, got {value!r}") from None
+    text = value.strip()
+    # Checked as text first: int() of a 5,000-digit string raises its own
+    # ValueError, and a 31-digit one is a number no loop should count to.
+    if not (text.isascii() and text.isdigit()):
+        raise ConfigurationError(f"{where} must be a whole number, got {value[:40]!r}")
+    if len(text) > 3 or int(text) > MAX_MAX_ATTEMPTS:
+        raise ConfigurationError(f"{where} must be at most {MAX_MAX_ATTEMPTS}, got {text[:40]}")
+    number = int(text)
     if number < 1:
         raise ConfigurationError(f"{where} must be at least 1, got {number}")
     return number
@@ -84,11 +92,17 @@ def _env_then_profile(
 
 
 def validate_max_attempts(value: object, source: str = "max_attempts") -> int:
-    """Check that ``value`` is a whole number of attempts, at least 1."""
+    """Check that ``value`` is a whole number of attempts, from 1 to :data:`MAX_MAX_ATTEMPTS`.
+
+    Raises:
+        ParamValidationError: not an int, below 1 or above the maximum.
+    """
     if isinstance(value, bool) or not isinstance(value, int):
         raise ParamValidationError(source, "must be an int", value)
     if value < 1:
         raise ParamValidationError(source, "must be at least 1 (1 means no retries)", value)
+    if value > MAX_MAX_ATTEMPTS:
+        raise ParamValidationError(source, f"must be at most {MAX_MAX_ATTEMPTS}", value)
     return value
 
 
@@ -199,7 +213,7 @@ def resolve_config(
 
     if max_attempts is None:
         max_attempts = _env_then_profile(
-            env, "AWS_MAX_ATTEMPTS", section, "max_attempts", where, _int
+            env, "AWS_MAX_ATTEMPTS", section, "max_attempts", where, _attempts
         )
 
     return ClientConfig(

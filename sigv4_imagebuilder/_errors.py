@@ -52,6 +52,23 @@ class ImageBuilderError(Exception):
     max_attempts_reached: bool = False
     retry_quota_reached: bool = False
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own pickling calls ``type(self)(*self.args)``, which the
+        # keyword-only constructors below refuse, so a ProcessPoolExecutor
+        # worker's error would reach the parent as BrokenProcessPool. Rebuild
+        # from the args and attributes instead; the cause and traceback are
+        # dropped, as pickle always drops them.
+        return (_rebuild_error, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuild_error(
+    cls: type[ImageBuilderError], args: tuple[Any, ...], state: dict[str, Any]
+) -> ImageBuilderError:
+    error = cls.__new__(cls)
+    error.args = args
+    vars(error).update(state)
+    return error
+
 
 class ParamValidationError(ImageBuilderError, ValueError):
     """A parameter broke a rule of the service model. Nothing was sent.

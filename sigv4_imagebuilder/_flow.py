@@ -34,6 +34,9 @@ logger = logging.getLogger("sigv4_imagebuilder")
 
 OutputT = TypeVar("OutputT")
 
+#: The least time an attempt gets when a deadline is all but spent.
+_MIN_ATTEMPT = 0.001
+
 
 def _ask_driver() -> Flow[Credentials]:
     credentials: Credentials = yield GetCredentials()
@@ -84,7 +87,11 @@ class CallContext:
 
 
 def call_flow(
-    ctx: CallContext, operation: Operation[OutputT], params: Mapping[str, object]
+    ctx: CallContext,
+    operation: Operation[OutputT],
+    params: Mapping[str, object],
+    *,
+    deadline: float | None = None,
 ) -> Flow[OutputT]:
     """One call of ``operation``: validate, serialize, then sign, send, parse,
     ask the retry state, sleep.
@@ -98,6 +105,9 @@ def call_flow(
         operation: the operation's spec.
         params: the call's parameters by snake_case name; an idempotency
             token left out (or ``None``) is generated once per call.
+        deadline: a ``ctx.monotonic()`` instant the call must end by (a
+            waiter's ``max_wait``): each attempt gets the time left as its
+            total deadline, and a retry whose sleep would reach it is not made.
 
     Raises:
         ParamValidationError: before anything is sent.
@@ -119,7 +129,8 @@ def call_flow(
         credentials = yield from ctx.credentials()
         signed = sign(unsigned, credentials, region=ctx.region, now=ctx.now())
         request = _with_sdk_headers(ctx, signed, invocation_id, number)
-        outcome: Outcome = yield Send(request)
+        left = None if deadline is None else max(deadline - ctx.monotonic(), _MIN_ATTEMPT)
+        outcome: Outcome = yield Send(request, deadline=left)
         response = outcome.response
         error: ImageBuilderError
         if response is None:
@@ -140,7 +151,7 @@ def call_flow(
             else:
                 error = parse_error(operation, response)
         delay = state.decide(error, {} if response is None else response.headers)
-        if delay is None:
+        if delay is None or (deadline is not None and ctx.monotonic() + delay >= deadline):
             raise error
         if delay > 0:
             yield Sleep(delay)

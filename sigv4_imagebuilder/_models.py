@@ -9,6 +9,24 @@ from typing import Any
 import attrs
 
 
+def freeze(value: Any) -> Any:
+    """A read-only copy of decoded JSON: objects become mappings, arrays tuples."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The inverse of :func:`freeze`: plain dicts and lists, ready for ``json.dumps``."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
 @attrs.frozen(kw_only=True)
 class ResponseMetadata:
     """What the HTTP exchange said about a successful call.
@@ -155,6 +173,22 @@ class Image:
     output_resources: OutputResources | None = None
     tags: Mapping[str, str] | None = attrs.field(default=None, hash=False)
     raw: Mapping[str, Any] = attrs.field(factory=lambda: MappingProxyType({}), hash=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # ``raw`` and ``tags`` are read-only mappings, which pickle refuses; a
+        # batch that ships results between processes gets them as plain JSON
+        # data, frozen again on load.
+        state = attrs.asdict(self, recurse=False)
+        state["tags"] = None if self.tags is None else thaw(self.tags)
+        state["raw"] = thaw(self.raw)
+        return (_load_image, (state,))
+
+
+def _load_image(state: dict[str, Any]) -> Image:
+    tags = state["tags"]
+    return Image(
+        **{**state, "tags": None if tags is None else freeze(tags), "raw": freeze(state["raw"])}
+    )
 
 
 @attrs.frozen(kw_only=True)

@@ -42,7 +42,10 @@ from ._models import (
     LatestVersionReferences,
     OutputResources,
     ResponseMetadata,
+    freeze,
+    thaw,
 )
+from ._text import encodes_as_utf8
 
 OutputT = TypeVar("OutputT")
 
@@ -84,13 +87,21 @@ class Member:
 
         Raises:
             ParamValidationError: a missing required value, a non-str, a
-                pattern or length violation. The message names the member.
+                value UTF-8 cannot encode, a pattern or length violation.
+                The message names the member.
         """
         if value is None and not self.required:
             return
         if not isinstance(value, str):
             raise ParamValidationError(
                 self.name, f"must be a str, not {type(value).__name__}", value
+            )
+        # A lone surrogate (os.environ's escape for bytes that are not UTF-8)
+        # may match a pattern's [^:] yet cannot be sent: quote() and the
+        # signer would raise UnicodeEncodeError mid-call.
+        if not encodes_as_utf8(value):
+            raise ParamValidationError(
+                self.name, "must be encodable as UTF-8 (it contains a lone surrogate)", value
             )
         # re's $ accepts a trailing newline; fullmatch does not.
         if self.pattern is not None and self.pattern.fullmatch(value) is None:
@@ -134,24 +145,6 @@ class Operation(Generic[OutputT]):
     def idempotency_token(self) -> Member | None:
         """The member the call fills with a fresh token when omitted, if any."""
         return next((m for m in self.members if m.idempotency_token), None)
-
-
-def freeze(value: Any) -> Any:
-    """A read-only copy of decoded JSON: objects become mappings, arrays tuples."""
-    if isinstance(value, dict):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(freeze(v) for v in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """The inverse of :func:`freeze`: plain dicts and lists, ready for ``json.dumps``."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [thaw(v) for v in value]
-    return value
 
 
 def _wrong(path: str, expected: str, value: object) -> ShapeError:

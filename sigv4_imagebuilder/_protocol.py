@@ -23,6 +23,7 @@ from ._errors import (
 from ._http import HttpRequest, HttpResponse, host_header
 from ._models import ResponseMetadata
 from ._operations import CANCEL_IMAGE_CREATION, OPERATIONS, Operation, ShapeError
+from ._text import printable
 
 # The testing kit's stand-in imports these two from here; they live in the spec.
 ARN_PATTERN = _operations.IMAGE_BUILD_VERSION_ARN
@@ -238,22 +239,6 @@ def _text_message(status: int, headers: Mapping[str, str], body: bytes) -> str |
     text = printable(text, MESSAGE_MAX)
     if not text.replace("\ufffd", "").strip():
         return None
-    return text
-
-
-def printable(text: str, limit: int) -> str:
-    r"""``text`` safe to print on a terminal: control and format characters
-    (escape sequences, bidi overrides) dropped, whitespace collapsed, cut at
-    ``limit`` characters plus ``"..."``.
-
-    Example:
-        >>> printable("bad\x1b news\u202e\n  here", 8)
-        'bad news...'
-    """
-    text = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[:limit].rstrip() + "..."
     return text
 
 

@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
@@ -134,15 +135,26 @@ def skew_offset(
     return offset
 
 
+#: The most digits an ``x-amz-retry-after`` value may have (milliseconds; 10
+#: digits is over 100 days). Longer values are treated as absent, as botocore
+#: does with unreadable ones: a 400-digit integer would overflow the division.
+MAX_RETRY_AFTER_DIGITS = 10
+
+#: The exponent of the backoff term stops growing here: ``2 ** 64`` times any
+#: sane base is far past ``max_backoff``, and a float ``base * 2 ** 1100``
+#: would overflow.
+_MAX_BACKOFF_EXPONENT = 64
+
+
 def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     value = headers.get("x-amz-retry-after")
     if value is None:
         return None
-    try:
-        millis = int(value.strip())
-    except ValueError:
+    text = value.strip()
+    # isdecimal() with isascii(): int() also reads "+5", "1_000" and non-ASCII digits.
+    if not (text.isascii() and text.isdecimal()) or len(text) > MAX_RETRY_AFTER_DIGITS:
         return None
-    return max(millis, 0) / 1000.0
+    return int(text) / 1000.0
 
 
 @attrs.frozen(kw_only=True)
@@ -173,16 +185,31 @@ class RetryPolicy:
     max_backoff: float = attrs.field(default=20.0, validator=attrs.validators.ge(0))
     max_retry_after_extra: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
     budget: int = attrs.field(default=500, validator=attrs.validators.ge(0))
-    random: Callable[[], float] = attrs.field(default=random.random, repr=False)
+    # eq=False: two policies that differ only in their jitter source are alike.
+    random: Callable[[], float] = attrs.field(default=random.random, repr=False, eq=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default jitter source is the module's random.random: pickled as
+        # is, it would carry a copy of this process's generator state, and
+        # every worker of a process pool would draw the same "random" delays.
+        state = attrs.asdict(self, recurse=False)
+        if state["random"] == random.random:
+            del state["random"]
+        return (_load_policy, (state,))
 
     def delay(self, retry_number: int, reason: str, headers: Mapping[str, str]) -> float:
         """Seconds to wait before retry ``retry_number`` (1 for the first retry)."""
         base = self.throttling_base_delay if reason == "throttling" else self.base_delay
-        computed = self.random() * min(self.max_backoff, base * 2 ** (retry_number - 1))
+        exponent = min(max(retry_number - 1, 0), _MAX_BACKOFF_EXPONENT)
+        computed = self.random() * min(self.max_backoff, base * 2**exponent)
         retry_after = _retry_after_seconds(headers)
         if retry_after is not None:
             return float(min(retry_after, computed + self.max_retry_after_extra))
         return float(computed)
+
+
+def _load_policy(state: dict[str, Any]) -> RetryPolicy:
+    return RetryPolicy(**state)
 
 
 class RetryQuota:

@@ -68,6 +68,7 @@ def parse_ini(text: str, path: str) -> Sections:
     import configparser
 
     parser = configparser.RawConfigParser(default_section="\x00no-defaults", strict=False)
+    reason: str | None = None
     try:
         parser.read_string(text, source=path)
     except configparser.Error as exc:
@@ -79,7 +80,10 @@ def parse_ini(text: str, path: str) -> Sections:
             reason = f"line {lines}: expected [section] or key = value"
         else:
             reason = type(exc).__name__
-        raise ConfigurationError(f"Unable to parse config file {path}, {reason}") from None
+    # Raised outside the except block: ``from None`` hides configparser's
+    # error but still keeps it as __context__, and its text holds the line.
+    if reason is not None:
+        raise ConfigurationError(f"Unable to parse config file {path}, {reason}")
     sections: Sections = {}
     for name in parser.sections():
         section: dict[str, str | dict[str, str]] = {}
@@ -133,13 +137,18 @@ def read_shared_files(env: Mapping[str, str]) -> SharedFiles:
 
     Raises:
         ConfigurationError: a file exists but cannot be read, is not UTF-8, or
-            is malformed (the message names the file and line, not the text).
+            is malformed (the message names the file and line, not the text),
+            or its path holds a NUL character (the variable is named).
     """
     config_path, credentials_path = shared_file_paths(env)
 
-    def load(path: str) -> Sections:
+    def load(path: str, variable: str) -> Sections:
         if path.startswith("~"):
             return {}  # no home directory in env to expand it with
+        if "\x00" in path:  # open() would raise a bare ValueError
+            raise ConfigurationError(
+                f"Unable to read config file: {variable} contains a NUL character"
+            )
         try:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -154,9 +163,9 @@ def read_shared_files(env: Mapping[str, str]) -> SharedFiles:
 
     return SharedFiles(
         config_path=config_path,
-        config=load(config_path),
+        config=load(config_path, "AWS_CONFIG_FILE"),
         credentials_path=credentials_path,
-        credentials=load(credentials_path),
+        credentials=load(credentials_path, "AWS_SHARED_CREDENTIALS_FILE"),
     )
 
 

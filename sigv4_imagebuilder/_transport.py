@@ -310,16 +310,25 @@ def phase_timeouts(
         phases = timeout.as_dict()
     else:
         phases = http.timeout.as_dict()
-    if attempt_timeout is not None:
-        phases = {
-            k: attempt_timeout if v is None else min(v, attempt_timeout) for k, v in phases.items()
-        }
+    cap = _tighter(attempt_timeout, action.deadline)
+    if cap is not None:
+        phases = {k: cap if v is None else min(v, cap) for k, v in phases.items()}
     return phases
 
 
 def deadline_of(action: Send, attempt_timeout: float | None) -> float | None:
-    """Seconds this send may take in total: a Send's own timeout, else the client's option."""
-    return action.timeout if action.timeout is not None else attempt_timeout
+    """Seconds this send may take in total: a Send's own timeout, else the
+    client's option, and never more than the Send's ``deadline``."""
+    own = action.timeout if action.timeout is not None else attempt_timeout
+    return _tighter(own, action.deadline)
+
+
+def _tighter(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
 
 
 @functools.lru_cache(maxsize=16)
@@ -627,6 +636,19 @@ def _ca_locations() -> dict[str, str]:
     import certifi
 
     return {"cafile": certifi.where()}
+
+
+def _httpx_version() -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in httpx.__version__.split(".")[:2])
+    except ValueError:  # pragma: no cover - a development build's odd version
+        return (0, 0)
+
+
+#: From httpx 0.28 its default SSL context is the standard library's default
+#: with certifi's bundle, which lazy_verifying_context reproduces. Earlier
+#: versions tune ciphers and options themselves: their clients keep httpx's own.
+LAZY_CA_SUPPORTED = _httpx_version() >= (0, 28)
 
 
 def lazy_verifying_context() -> Any:

@@ -83,9 +83,20 @@ IMAGE_AVAILABLE = ImageWaiter(
 )
 
 
-def _seconds(name: str, value: object) -> float:
+#: The longest delay between two polls (one day): ``time.sleep`` cannot take
+#: 1e10 s, and no image state is worth polling less often.
+MAX_DELAY = 86_400.0
+
+#: The longest wait (30 days); Image Builder builds time out long before.
+MAX_WAIT = 30 * 86_400.0
+
+
+def _seconds(name: str, value: object, limit: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParamValidationError(name, f"must be a number, not {type(value).__name__}", value)
+    # ``value > limit`` first: math.isfinite(10 ** 400) raises OverflowError.
+    if value > limit:
+        raise ParamValidationError(name, f"must be at most {limit:g} seconds", value)
     if not math.isfinite(value) or value <= 0:
         raise ParamValidationError(name, "must be a finite number greater than 0", value)
     return float(value)
@@ -101,11 +112,13 @@ def check_wait_args(
 
     Raises:
         ParamValidationError: a non-number, a bool, NaN, infinity, a value
-            not above 0, ``max_delay < min_delay``, or a non-callable ``on_status``.
+            not above 0, a delay above :data:`MAX_DELAY` (one day), a
+            ``max_wait`` above :data:`MAX_WAIT` (30 days),
+            ``max_delay < min_delay``, or a non-callable ``on_status``.
     """
-    low = _seconds("min_delay", min_delay)
-    high = _seconds("max_delay", max_delay)
-    total = _seconds("max_wait", max_wait)
+    low = _seconds("min_delay", min_delay, MAX_DELAY)
+    high = _seconds("max_delay", max_delay, MAX_DELAY)
+    total = _seconds("max_wait", max_wait, MAX_WAIT)
     if high < low:
         raise ParamValidationError("max_delay", f"must be at least min_delay ({low})", max_delay)
     if on_status is not None and not callable(on_status):
@@ -138,8 +151,13 @@ def waiter_delay(
         >>> waiter_delay(9, min_delay=5, max_delay=30, remaining=20, random=lambda: 0.5)
         (15.0, True)
     """
-    ceiling = math.log(max_delay / min_delay) / math.log(2) + 1
-    top = max_delay if attempt > ceiling else min(max_delay, min_delay * 2 ** (attempt - 1))
+    # Compared in log space: with min_delay = 5e-324, max_delay / min_delay is
+    # infinite and min_delay * 2 ** 1075 overflows a float.
+    exponent = attempt - 1
+    if exponent >= math.log2(max_delay) - math.log2(min_delay):
+        top = max_delay
+    else:
+        top = min(max_delay, math.ldexp(min_delay, exponent))
     delay = min_delay + random() * (top - min_delay)
     if remaining - delay <= min_delay:
         return max(float(remaining - min_delay), 0.0), True
@@ -192,7 +210,8 @@ def wait_flow(
     while True:
         attempts += 1
         try:
-            response = yield from call_flow(ctx, GET_IMAGE, params)
+            # The poll, its retries and their sleeps all end by max_wait.
+            response = yield from call_flow(ctx, GET_IMAGE, params, deadline=start + total)
         except ImageBuilderError as exc:
             if classify(exc) is None:
                 raise

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import sigv4_imagebuilder as sib
-from sigv4_imagebuilder._config import ClientConfig, resolve_config
+from sigv4_imagebuilder._config import MAX_MAX_ATTEMPTS, ClientConfig, resolve_config
 from sigv4_imagebuilder._shared_files import parse_ini, profile_keys, read_shared_files
 
 
@@ -146,6 +146,39 @@ def test_max_attempts_precedence_and_errors(tmp_path: Path) -> None:
         sib.ConfigurationError, match=r"max_attempts in profile badattempts in .*config"
     ):
         resolve({**env, "AWS_PROFILE": "badattempts"})
+
+
+@pytest.mark.parametrize("value", ["51", "1" + "0" * 30, "9" * 5000])
+def test_max_attempts_above_the_maximum_is_refused_naming_the_source(
+    tmp_path: Path, value: str
+) -> None:
+    # 10**30 was accepted; a 5,000-digit value made int() raise its own ValueError.
+    env = write(tmp_path, CONFIG)
+    with pytest.raises(sib.ConfigurationError, match="AWS_MAX_ATTEMPTS must be at most 50") as info:
+        resolve({**env, "AWS_MAX_ATTEMPTS": value})
+    assert len(str(info.value)) < 120
+    write(tmp_path, f"[default]\nregion = us-east-1\nmax_attempts = {value}\n")
+    with pytest.raises(
+        sib.ConfigurationError, match=r"max_attempts in profile default in .*config"
+    ):
+        resolve(env)
+
+
+@pytest.mark.parametrize("value", [51, 10**30])
+def test_max_attempts_argument_above_the_maximum_is_refused(value: int) -> None:
+    with pytest.raises(sib.ParamValidationError, match="must be at most 50") as info:
+        sib.ImageBuilderClient(
+            region="us-east-1", credentials=sib.Credentials("A", "s"), max_attempts=value
+        )
+    assert info.value.param == "max_attempts"
+
+
+def test_max_attempts_at_the_maximum_is_accepted(tmp_path: Path) -> None:
+    env = write(tmp_path, CONFIG)
+    assert resolve({**env, "AWS_MAX_ATTEMPTS": " 50 "}).max_attempts == MAX_MAX_ATTEMPTS == 50
+    assert resolve(env, max_attempts=50).max_attempts == 50
+    with pytest.raises(sib.ConfigurationError, match="must be a whole number, got '-1'"):
+        resolve({**env, "AWS_MAX_ATTEMPTS": "-1"})
 
 
 def test_named_profile_not_found(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from credentials_support import (
 )
 
 import sigv4_imagebuilder as sib
+from sigv4_imagebuilder._credentials._assume_role import MAX_ROLE_CHAIN
 from sigv4_imagebuilder.testing import LoopbackServer, ReceivedRequest, Reply
 
 
@@ -187,6 +188,37 @@ def test_assume_role_misconfigurations(tmp_path: Path, profile: str, message: st
     )
     with pytest.raises(sib.CredentialRetrievalError, match=message):
         resolve(env, profile=profile)
+
+
+def _chain(length: int) -> str:
+    config = "[default]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = p0\n"
+    for i in range(length):
+        config += (
+            f"[profile p{i}]\nrole_arn = arn:aws:iam::123456789012:role/r{i}\n"
+            f"source_profile = p{i + 1}\n"
+        )
+    return config + f"[profile p{length}]\naws_access_key_id = A\naws_secret_access_key = B\n"
+
+
+def test_a_source_profile_chain_2000_deep_is_refused_before_any_request(tmp_path: Path) -> None:
+    # Each hop nests two generators: 2,000 hops once raised a raw RecursionError.
+    sts = AssumeRoleSts([])
+    with LoopbackServer(sts) as server:
+        env = env_for(tmp_path, _chain(2000), AWS_ENDPOINT_URL_STS=server.endpoint_url)
+        with pytest.raises(sib.CredentialRetrievalError, match="longer than 50 profiles"):
+            resolve(env)
+    assert sts.received == []
+
+
+def test_a_chain_within_the_bound_still_resolves(tmp_path: Path) -> None:
+    # MAX_ROLE_CHAIN role profiles, each AssumeRole signed with the keys the last issued.
+    sts = AssumeRoleSts([sib.Credentials("A", "B")])
+    with LoopbackServer(sts) as server:
+        env = env_for(
+            tmp_path, _chain(MAX_ROLE_CHAIN - 1), AWS_ENDPOINT_URL_STS=server.endpoint_url
+        )
+        assert resolve(env).access_key_id == f"ASIAROLE{MAX_ROLE_CHAIN}"
+    assert len(sts.received) == MAX_ROLE_CHAIN
 
 
 def test_assume_role_refused_by_sts(tmp_path: Path) -> None:

@@ -109,3 +109,15 @@ def test_bad_authorization_tokens_are_typed_errors(tmp_path: Path) -> None:
     with pytest.raises(sib.CredentialRetrievalError, match="carriage return") as info:
         resolve(env)
     assert "SECRETAUTH" not in str(info.value)
+
+
+def test_a_nul_in_the_token_file_variable_is_a_typed_error_naming_it(tmp_path: Path) -> None:
+    env = env_for(
+        tmp_path,
+        AWS_CONTAINER_CREDENTIALS_FULL_URI="http://127.0.0.1:9/creds",
+        AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="/tmp/\x00",
+    )
+    with pytest.raises(
+        sib.CredentialRetrievalError, match="AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE contains a NUL"
+    ):
+        resolve(env)

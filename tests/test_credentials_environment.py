@@ -86,3 +86,44 @@ def test_cli_refuses_a_crlf_token_without_printing_it(tmp_path: Path) -> None:
     for secret in (b"SECRETTOKEN", b"wJalrXUtnFEMI"):
         assert secret not in done.stdout + done.stderr
     assert b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_secret_with_a_lone_surrogate_is_refused_before_sending(
+    empty_env: dict[str, str], mode: str
+) -> None:
+    # os.environ decodes bytes that are not UTF-8 as lone surrogates; signing
+    # with one once raised a raw UnicodeEncodeError mid-call.
+    env = {
+        **empty_env,
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "wJalrSECRETTOKEN\udcff",
+    }
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={})
+
+    transport = httpx.MockTransport(handler)
+    if mode == "sync":
+        client = sib.ImageBuilderClient(
+            region="us-east-1", env=env, http_client=httpx.Client(transport=transport)
+        )
+        with pytest.raises(sib.CredentialRetrievalError) as info:
+            client.get_image(ARN)
+    else:
+        import asyncio
+
+        async def call() -> None:
+            aclient = sib.AsyncImageBuilderClient(
+                region="us-east-1", env=env, http_client=httpx.AsyncClient(transport=transport)
+            )
+            await aclient.get_image(ARN)
+
+        with pytest.raises(sib.CredentialRetrievalError) as info:
+            asyncio.run(call())
+    text = str(info.value) + repr(info.value)
+    assert "environment: AWS_SECRET_ACCESS_KEY cannot be encoded as UTF-8" in text
+    assert "SECRETTOKEN" not in text and "udcff" not in text
+    assert sent == []

@@ -120,3 +120,41 @@ def test_hostile_metadata_replies_are_typed_errors(tmp_path: Path) -> None:
             imds.credentials_body = body
             with pytest.raises(sib.CredentialRetrievalError, match=message):
                 resolve(env)
+
+
+@pytest.mark.parametrize("role", ["r?x=1#frag", "r\x01x", "@127.0.0.1:1/x", "r" * 3_000_000])
+def test_a_hostile_role_name_is_refused_before_it_reaches_a_url(tmp_path: Path, role: str) -> None:
+    # A control character or a 3 MB name once raised httpx's InvalidURL raw.
+    imds = ImdsServer(role=role)
+    with LoopbackServer(imds) as server:
+        env = env_for(tmp_path, AWS_EC2_METADATA_SERVICE_ENDPOINT=server.endpoint_url)
+        del env["AWS_EC2_METADATA_DISABLED"]
+        with pytest.raises(sib.CredentialRetrievalError, match="not a valid IAM role name") as info:
+            resolve(env)
+    assert len(str(info.value)) < 200
+    assert len(imds.received) == 2  # the token and the role name; no credentials request
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        (["CREDSECRETzz9"], "'not a string'"),
+        ({"s": "CREDSECRETzz9"}, "'not a string'"),
+        ("Denied\x1b[2J" + "x" * 5000, "'Denied[2J" + "x" * 91 + "...'"),
+    ],
+)
+def test_a_failure_code_is_shown_only_as_bounded_printable_text(
+    tmp_path: Path, code: object, shown: str
+) -> None:
+    imds = ImdsServer()
+    imds.credentials_body = json.dumps(
+        {"Code": code, "AccessKeyId": "ASIA", "SecretAccessKey": "CREDSECRETzz9"}
+    ).encode()
+    with LoopbackServer(imds) as server:
+        env = env_for(tmp_path, AWS_EC2_METADATA_SERVICE_ENDPOINT=server.endpoint_url)
+        del env["AWS_EC2_METADATA_DISABLED"]
+        with pytest.raises(sib.CredentialRetrievalError) as info:
+            resolve(env)
+    text = str(info.value) + repr(info.value)
+    assert "CREDSECRETzz9" not in text and "\x1b" not in text
+    assert str(info.value).endswith(f"the reply's Code is {shown}, not Success")

@@ -53,6 +53,21 @@ def test_secret_with_a_line_break_is_refused_and_other_secrets_are_not() -> None
     assert sib.Credentials("AKID", "sécret with spaces").secret_access_key == "sécret with spaces"
 
 
+@pytest.mark.parametrize("field", ["access_key_id", "secret_access_key", "session_token"])
+def test_a_lone_surrogate_is_refused_naming_only_the_field(field: str) -> None:
+    # os.environ's surrogateescape for bytes that are not UTF-8: signing would
+    # raise UnicodeEncodeError mid-call.
+    kwargs = {"access_key_id": "AKID", "secret_access_key": "s", "session_token": None}
+    kwargs[field] = "SECRETTOKEN\udcff"
+    with pytest.raises(ValueError, match=field) as info:
+        sib.Credentials(**kwargs)  # type: ignore[arg-type]
+    text = str(info.value) + repr(info.value)
+    assert "SECRETTOKEN" not in text and "udcff" not in text
+    assert not isinstance(info.value, UnicodeError)
+    if field == "secret_access_key":
+        assert "cannot be encoded as UTF-8" in text
+
+
 def test_header_problem_accepts_what_aws_issues() -> None:
     assert header_problem("ASIAEXAMPLE") is None
     assert header_problem("IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJH+/=") is None
@@ -90,3 +105,14 @@ def test_extreme_expirations_are_accepted_and_compare_without_overflow() -> None
         assert creds.expiration is not None
         assert isinstance(creds.expiration - now, datetime.timedelta)
         assert "expiration=" in repr(creds)
+
+
+def test_credentials_round_trip_through_pickle() -> None:
+    import pickle
+
+    creds = sib.Credentials(
+        "AKID", "SECRETkey", "SECRETtoken", expiration=datetime.datetime(2030, 1, 1)
+    )
+    back = pickle.loads(pickle.dumps(creds))
+    assert back == creds and repr(back) == repr(creds)
+    assert "SECRET" not in repr(back)

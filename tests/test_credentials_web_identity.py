@@ -159,3 +159,25 @@ def test_hostile_sts_replies_are_typed_errors(tmp_path: Path) -> None:
             with pytest.raises(sib.CredentialRetrievalError, match=message) as info:
                 resolve(env)
         assert "SECRETTOKEN" not in str(info.value)
+
+
+def test_a_nul_in_the_token_file_variable_is_a_typed_error_naming_it(tmp_path: Path) -> None:
+    # open() raises a bare ValueError ("embedded null byte").
+    env = env_for(
+        tmp_path,
+        AWS_WEB_IDENTITY_TOKEN_FILE=str(tmp_path / "to\x00ken"),
+        AWS_ROLE_ARN="arn:aws:iam::1:role/r",
+    )
+    with pytest.raises(
+        sib.CredentialRetrievalError, match="AWS_WEB_IDENTITY_TOKEN_FILE contains a NUL"
+    ) as info:
+        resolve(env)
+    assert info.value.__context__ is None
+    profile_env = env_for(
+        tmp_path,
+        f"[default]\nweb_identity_token_file = {tmp_path}/a\x00b\nrole_arn = arn:aws:iam::1:role/r\n",
+    )
+    with pytest.raises(
+        sib.CredentialRetrievalError, match="web_identity_token_file contains a NUL"
+    ):
+        resolve(profile_env)

@@ -8,7 +8,11 @@ process), and our clients driven through respx with the same replies.
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import pickle
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -17,6 +21,7 @@ import respx
 from conftest import ARN, CREDS, NO_SLEEP, SECRET, SESSION_TOKEN
 
 import sigv4_imagebuilder as sib
+from sigv4_imagebuilder._errors import MODELED_ERRORS
 
 Reply = tuple[int, dict[str, str], bytes]
 
@@ -302,3 +307,141 @@ def test_quota_exhaustion_says_retry_quota_reached() -> None:
     metadata = info.value.response["ResponseMetadata"]
     assert metadata["RetryQuotaReached"] is True and "MaxAttemptsReached" not in metadata
     assert info.value.response["Error"] == {"Code": "500", "Message": "boom"}
+
+
+def _image_response() -> sib.GetImageResponse:
+    metadata = sib.ResponseMetadata(request_id="r", http_status_code=200, http_headers={"a": "b"})
+    image = sib.Image(
+        arn=ARN,
+        state=sib.ImageState(status="FAILED", reason="boom"),
+        tags=MappingProxyType({"k": "v"}),
+        raw=MappingProxyType({"arn": ARN, "extra": (1, MappingProxyType({"x": None}))}),
+    )
+    return sib.GetImageResponse(
+        request_id="r", image=image, latest_version_references=None, metadata=metadata
+    )
+
+
+def _every_error() -> list[sib.ImageBuilderError]:
+    throttled = sib.ServiceError(
+        code="Weird", message="m", status_code=418, headers={"x-amzn-requestid": "r"}
+    )
+    throttled.retry_attempts = 2
+    throttled.max_attempts_reached = True
+    errors: list[sib.ImageBuilderError] = [
+        sib.ImageBuilderError("root"),
+        sib.ParamValidationError("image_build_version_arn", "must match a pattern", "nope"),
+        sib.ConfigurationError("bad region"),
+        sib.NoCredentialsError("none found"),
+        sib.CredentialRetrievalError("source failed"),
+        sib.ResponseParseError("not JSON", status_code=200, body=b"[", request_id="r"),
+        sib.TransportError("wire"),
+        sib.ConnectError("refused"),
+        sib.ConnectionClosedError("closed"),
+        sib.TransportTimeoutError("slow"),
+        sib.WaiterError("stopped", waiter_name="ImageAvailable", last_response=None),
+        sib.WaiterFailureError(
+            waiter_name="ImageAvailable",
+            status="FAILED",
+            reason="boom",
+            last_response=_image_response(),
+        ),
+        sib.WaiterTimeoutError(
+            waiter_name="ImageCancelled",
+            waited=3.0,
+            attempts=2,
+            last_response=_image_response(),
+            last_error=sib.TransportTimeoutError("slow"),
+        ),
+        throttled,
+    ]
+    for cls in MODELED_ERRORS.values():
+        errors.append(
+            cls(
+                code=cls.__name__,
+                message="nope",
+                status_code=400,
+                request_id="req",
+                headers={"x-amzn-errortype": cls.__name__},
+                operation_name="GetImage",
+                modeled_fields={"message": "nope"},
+            )
+        )
+    return errors
+
+
+def test_the_pickle_test_covers_every_exception_class() -> None:
+    from sigv4_imagebuilder import _errors
+
+    classes = {
+        value
+        for value in vars(_errors).values()
+        if isinstance(value, type) and issubclass(value, sib.ImageBuilderError)
+    }
+    assert {type(error) for error in _every_error()} == classes
+    assert classes <= {getattr(sib, name) for name in sib.__all__}
+
+
+def _same_error(back: BaseException, error: BaseException) -> None:
+    assert type(back) is type(error)
+    assert str(back) == str(error)
+    assert repr(back) == repr(error)
+    assert back.args == error.args
+    assert set(vars(back)) == set(vars(error))
+    for name, value in vars(error).items():
+        if isinstance(value, BaseException):
+            _same_error(vars(back)[name], value)
+        else:
+            assert vars(back)[name] == value, name
+
+
+@pytest.mark.parametrize("error", _every_error(), ids=lambda e: type(e).__name__)
+def test_every_exception_round_trips_through_pickle(error: sib.ImageBuilderError) -> None:
+    # Exception's pickling calls type(e)(*e.args), which keyword-only
+    # constructors refuse: a batch's worker error once became BrokenProcessPool.
+    back = pickle.loads(pickle.dumps(error))
+    _same_error(back, error)
+    if isinstance(error, sib.ServiceError):
+        assert isinstance(back, sib.ServiceError)
+        assert back.response == error.response
+    if isinstance(error, sib.WaiterError):
+        assert isinstance(back, sib.WaiterError)
+        assert back.last_response == error.last_response
+
+
+def test_a_pickled_error_carries_no_secret_or_cause() -> None:
+    try:
+        try:
+            raise RuntimeError(SECRET)
+        except RuntimeError as exc:
+            raise sib.CredentialRetrievalError("the process source failed") from exc
+    except sib.CredentialRetrievalError as error:
+        data = pickle.dumps(error)
+    assert SECRET.encode() not in data
+    back = pickle.loads(data)
+    assert back.__cause__ is None and str(back) == "the process source failed"
+
+
+def _failing_batch_item() -> None:
+    # Runs in a worker process: a real call whose error must reach the parent.
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route().respond(
+            400, headers={"x-amzn-errortype": "ClientException"}, json={"message": "nope"}
+        )
+        client = sib.ImageBuilderClient(
+            region="us-east-1", credentials=sib.Credentials("AKID", "secret"), max_attempts=1
+        )
+        with client:
+            client.get_image(ARN)
+
+
+def test_a_process_pool_worker_error_reaches_the_parent_typed() -> None:
+    # spawn, not fork: forking a threaded pytest process is unsafe (and warns).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        future = pool.submit(_failing_batch_item)
+        with pytest.raises(sib.ClientException) as caught:
+            future.result(timeout=60)
+    assert caught.value.code == "ClientException"
+    assert caught.value.message == "nope"
+    assert caught.value.operation_name == "GetImage"

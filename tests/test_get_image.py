@@ -211,13 +211,14 @@ def test_missing_fields_are_none() -> None:
         ),
         (b"[]", "expected a JSON object"),
         (b"{" * 5000, "expected a JSON object"),
-        (b'{"image":' * 3000 + b"1" + b"}" * 3000, "expected a JSON object"),
+        # Python 3.13's json reads 3000 levels, and then reading the image recurses too deep.
+        (b'{"image":' * 3000 + b"1" + b"}" * 3000, "expected a JSON object|nested too deeply"),
     ],
 )
 def test_wrong_types_are_a_response_parse_error(body: Any, field: str) -> None:
     with pytest.raises(sib.ResponseParseError) as info:
         _parse(body, **{"x-amzn-requestid": "rid"})
-    assert field in str(info.value)
+    assert any(alternative in str(info.value) for alternative in field.split("|"))
     assert info.value.request_id == "rid"
 
 
@@ -388,7 +389,17 @@ def test_same_signature_as_botocores_own_add_auth(monkeypatch: pytest.MonkeyPatc
     )
     ours = sign(unsigned, creds, region="us-west-2", now=when)
 
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: when.replace(tzinfo=None))
+    naive = when.replace(tzinfo=None)
+    if hasattr(botocore.auth, "get_current_datetime"):
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: naive)
+    else:  # botocore 1.31 (our lowest bound) calls datetime.datetime.utcnow() itself
+
+        class Frozen(datetime.datetime):
+            @classmethod
+            def utcnow(cls) -> datetime.datetime:  # type: ignore[override]
+                return naive
+
+        monkeypatch.setattr(botocore.auth.datetime, "datetime", Frozen)
     # What botocore's rest-json serializer produces for GetImage: the path and
     # the ARN as a query parameter, which AWSRequest encodes itself.
     reference = AWSRequest(

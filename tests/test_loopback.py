@@ -78,3 +78,20 @@ def test_a_streamed_reply_without_a_length_ends_with_the_connection() -> None:
     with LoopbackServer(lambda request: reply) as server:
         response = httpx.get(server.endpoint_url)
     assert response.content == b"abc" and response.headers["connection"] == "close"
+
+
+def test_a_client_hanging_up_mid_reply_leaves_no_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    big = Reply(body=b"x" * 8_000_000)
+    with LoopbackServer(lambda request: big) as server:
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                sock.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                )
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                sock.recv(1024)  # the reply has started; hang up with a reset
+        # The server still answers, and said nothing on stderr.
+        assert httpx.get(server.endpoint_url + "/", timeout=10).status_code == 200
+    assert "Traceback" not in capsys.readouterr().err

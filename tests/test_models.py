@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import json
+import pickle
+from types import MappingProxyType
 
 import attrs
 import pytest
@@ -129,3 +132,84 @@ def test_service_error_repr_and_response() -> None:
 def test_param_validation_error_truncates_long_values() -> None:
     err = sib.ParamValidationError("p", "rule", "v" * 1000)
     assert len(str(err)) < 300
+
+
+def _rich_get_image_response() -> sib.GetImageResponse:
+    from sigv4_imagebuilder._http import HttpResponse
+    from sigv4_imagebuilder._operations import GET_IMAGE
+    from sigv4_imagebuilder._protocol import parse_success
+
+    body = {
+        "requestId": "req-1",
+        "image": {
+            "arn": "arn:aws:imagebuilder:us-east-1:123456789012:image/r/1.0.0/1",
+            "name": "r",
+            "state": {"status": "FAILED", "reason": "boom"},
+            "tags": {"team": "build", "empty": ""},
+            "outputResources": {
+                "amis": [{"region": "us-east-1", "image": "ami-1", "state": {"status": "OK"}}],
+                "containers": [{"region": "eu-west-1", "imageUris": ["a", "b"]}],
+            },
+            "futureField": {"nested": [1, 2.5, None, True, {"deep": ["x"]}]},
+        },
+        "latestVersionReferences": {"latestVersionArn": "arn:latest"},
+    }
+    reply = HttpResponse(
+        status_code=200, headers={"x-amzn-requestid": "req-1"}, body=json.dumps(body).encode()
+    )
+    return parse_success(GET_IMAGE, reply, 2)
+
+
+def _public_models() -> list[object]:
+    rich = _rich_get_image_response()
+    assert rich.image is not None and rich.image.output_resources is not None
+    metadata = sib.ResponseMetadata(
+        request_id="r", http_status_code=200, http_headers={"a": "b"}, retry_attempts=1
+    )
+    return [
+        rich,
+        rich.image,
+        rich.image.state,
+        rich.image.output_resources,
+        rich.image.output_resources.amis[0],
+        rich.image.output_resources.containers[0],
+        rich.latest_version_references,
+        metadata,
+        sib.CancelImageCreationResponse(
+            request_id="r", client_token="t", image_build_version_arn="arn", metadata=metadata
+        ),
+        sib.GetImageResponse(
+            request_id=None, image=sib.Image(), latest_version_references=None, metadata=metadata
+        ),
+    ]
+
+
+def test_every_public_model_is_covered_by_the_pickle_test() -> None:
+    from sigv4_imagebuilder import _models
+
+    public = {
+        getattr(sib, name)
+        for name in sib.__all__
+        if attrs.has(getattr(sib, name)) and getattr(sib, name).__module__ == _models.__name__
+    }
+    assert {type(model) for model in _public_models()} == public
+
+
+@pytest.mark.parametrize("model", _public_models(), ids=lambda m: type(m).__name__)
+def test_public_models_round_trip_through_pickle(model: object) -> None:
+    # Batch users ship results between processes (ProcessPoolExecutor); the
+    # read-only ``raw`` and ``tags`` mappings once made pickle raise TypeError.
+    back = pickle.loads(pickle.dumps(model))
+    assert type(back) is type(model)
+    assert back == model
+    assert repr(back) == repr(model)
+
+
+def test_an_unpickled_image_is_read_only_again() -> None:
+    image = pickle.loads(pickle.dumps(_rich_get_image_response())).image
+    assert isinstance(image.raw, MappingProxyType)
+    assert isinstance(image.tags, MappingProxyType)
+    assert image.raw["futureField"]["nested"][4] == {"deep": ("x",)}
+    with pytest.raises(TypeError):
+        image.raw["arn"] = "changed"  # type: ignore[index]
+    assert hash(image) == hash(_rich_get_image_response().image)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from conftest import ARN, TOKEN
 
@@ -85,6 +86,37 @@ def test_get_image_rejects_bad_arns(arn: object, rule: str) -> None:
     with pytest.raises(sib.ParamValidationError, match=rule) as info:
         validate_input(GET_IMAGE, {"image_build_version_arn": arn})
     assert info.value.param == "image_build_version_arn"
+
+
+SURROGATE_ARN = "arn:aws:imagebuilder:us-east\udcff-1:123456789012:image/demo-recipe/1.0.0/3"
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        (GET_IMAGE, {"image_build_version_arn": SURROGATE_ARN}),
+        (CANCEL_IMAGE_CREATION, {"image_build_version_arn": ARN, "client_token": "tok\udcff"}),
+    ],
+)
+def test_values_utf8_cannot_encode_are_refused(operation: object, params: dict[str, str]) -> None:
+    # GetImage's pattern lets a lone surrogate through ([^:]); quote() and the
+    # signer then raised UnicodeEncodeError mid-call.
+    with pytest.raises(sib.ParamValidationError, match="encodable as UTF-8") as info:
+        validate_input(operation, params)  # type: ignore[arg-type]
+    assert not isinstance(info.value, UnicodeError)
+
+
+def test_a_surrogate_arn_sends_nothing() -> None:
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200))
+    client = sib.ImageBuilderClient(
+        region="us-east-1",
+        credentials=sib.Credentials("AKID", "s"),
+        http_client=httpx.Client(transport=transport),
+    )
+    with client, pytest.raises(sib.ParamValidationError, match="image_build_version_arn"):
+        client.get_image(SURROGATE_ARN)
+    assert sent == []
 
 
 def test_unknown_parameters_are_refused() -> None:

@@ -111,9 +111,60 @@ def test_full_jitter_backoff_and_retry_after() -> None:
     # Capped at computed (0.5) + 5 s.
     assert policy.delay(1, "throttling", {"x-amz-retry-after": "60000"}) == pytest.approx(5.5)
     assert policy.delay(1, "throttling", {"x-amz-retry-after": "soon"}) == pytest.approx(0.5)
-    assert policy.delay(1, "throttling", {"x-amz-retry-after": "-5"}) == 0.0
+    # A negative value is unreadable, as botocore has it: treated as absent.
+    assert policy.delay(1, "throttling", {"x-amz-retry-after": "-5"}) == pytest.approx(0.5)
     with pytest.raises(ValueError):
         sib.RetryPolicy(base_delay=-1)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1" + "0" * 400, "9" * 11, "+1500", "1_500", "\u0661\u0665\u0660\u0660", "1e3", ""],
+)
+def test_hostile_retry_after_is_treated_as_absent(value: str) -> None:
+    # A 400-digit integer once made ``int / 1000`` raise OverflowError out of a call.
+    policy = sib.RetryPolicy(random=lambda: 0.5)
+    assert policy.delay(1, "throttling", {"x-amz-retry-after": value}) == pytest.approx(0.5)
+
+
+def test_retry_after_at_the_digit_limit_is_honoured_up_to_the_cap() -> None:
+    policy = sib.RetryPolicy(random=lambda: 0.5, max_retry_after_extra=1e9)
+    assert policy.delay(1, "throttling", {"x-amz-retry-after": "9" * 10}) == pytest.approx(
+        9_999_999.999
+    )
+
+
+def test_backoff_exponent_is_capped_for_huge_retry_numbers() -> None:
+    # base * 2 ** 1100 would overflow a float; the delay stays at the cap.
+    policy = sib.RetryPolicy(random=lambda: 0.5, max_backoff=20.0)
+    assert policy.delay(5000, "transient", {}) == pytest.approx(10.0)
+    assert policy.delay(10**30, "throttling", {}) == pytest.approx(10.0)
+
+
+def test_flow_with_a_huge_retry_after_retries_with_the_computed_delay() -> None:
+    clock = FakeClock()
+    ctx = CallContext(
+        region="us-east-1",
+        endpoint_url="https://x",
+        max_attempts=3,
+        policy=sib.RetryPolicy(random=lambda: 0.5),
+        clock=clock,
+    )
+    huge = {"x-amz-retry-after": "1" + "0" * 400}
+    error, actions = _drive(
+        ctx,
+        [
+            _status(503, "ServiceUnavailableException", **huge),
+            _status(429, "Throttled", **huge),
+            _status(503, "ServiceUnavailableException", **huge),
+        ],
+        clock,
+    )
+    assert isinstance(error, sib.ServiceError) and error.max_attempts_reached
+    assert [a.seconds for a in actions if isinstance(a, Sleep)] == [
+        pytest.approx(0.5),
+        pytest.approx(1.0),
+    ]
 
 
 def test_quota_costs_refunds_and_exhaustion() -> None:
@@ -213,6 +264,57 @@ def test_flow_same_token_fresh_signature_and_attempt_headers() -> None:
     ]
     assert len({r.header("amz-sdk-invocation-id") for r in sends}) == 1
     assert ctx.quota.available == 500  # refunded
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_flow_with_a_deadline_bounds_attempts_and_makes_no_retry_past_it() -> None:
+    ticks = FakeMonotonic()
+    ctx = CallContext(
+        region="us-east-1",
+        endpoint_url="https://x",
+        max_attempts=5,
+        policy=sib.RetryPolicy(random=lambda: 0.5),  # throttling: sleeps 0.5, 1, 2...
+        monotonic=ticks,
+    )
+    flow = call_flow(
+        ctx, CANCEL_IMAGE_CREATION, {"image_build_version_arn": ARN}, deadline=ticks.now + 3.0
+    )
+    deadlines: list[float | None] = []
+    sleeps: list[float] = []
+    action = next(flow)
+    with pytest.raises(sib.ServiceError) as info:
+        while True:
+            if isinstance(action, GetCredentials):
+                value: object = PLAIN_CREDS
+            elif isinstance(action, Send):
+                deadlines.append(action.deadline)
+                ticks.now += 0.5  # each attempt takes 0.5 s
+                value = Outcome(response=_status(429, "ThrottlingException"))
+            else:
+                assert isinstance(action, Sleep)
+                sleeps.append(action.seconds)
+                ticks.now += action.seconds
+                value = None
+            action = flow.send(value)
+    # 0.5 s attempt, 0.5 s sleep, 0.5 s attempt, 1 s sleep, 0.5 s attempt: 3 s used;
+    # the next sleep (2 s) would pass the deadline, so the error is raised.
+    assert deadlines == [pytest.approx(3.0), pytest.approx(2.0), pytest.approx(0.5)]
+    assert sleeps == [pytest.approx(0.5), pytest.approx(1.0)]
+    assert info.value.retry_attempts == 2 and not info.value.max_attempts_reached
+
+
+def test_flow_without_a_deadline_sends_without_one() -> None:
+    clock = FakeClock()
+    ctx = CallContext(region="us-east-1", endpoint_url="https://x", max_attempts=1, clock=clock)
+    _, actions = _drive(ctx, [_ok()], clock)
+    assert [a.deadline for a in actions if isinstance(a, Send)] == [None]
 
 
 def test_flow_gives_up_after_max_attempts_with_the_last_error() -> None:
@@ -425,3 +527,17 @@ def test_retry_state_owns_the_bookkeeping() -> None:
     assert state.decide(expired, ahead) is None  # skew is corrected once per call
     state.succeeded()
     assert quota.available == 10
+
+
+def test_a_retry_policy_round_trips_through_pickle_with_a_fresh_jitter_source() -> None:
+    import pickle
+    import random
+
+    policy = sib.RetryPolicy(base_delay=0.2, max_backoff=3.0, budget=7)
+    back = pickle.loads(pickle.dumps(policy))
+    assert back == policy and repr(back) == repr(policy)
+    # The module's generator itself, not a copy of its state: pool workers
+    # would otherwise all draw the same delays.
+    assert back.random == random.random
+    seeded = sib.RetryPolicy(random=random.Random(5).random)
+    assert pickle.loads(pickle.dumps(seeded)).random() == random.Random(5).random()

@@ -32,6 +32,29 @@ def test_parse_errors_name_file_and_line_only(text: str, line: str) -> None:
         parse_ini(text, "/home/me/.aws/credentials")
     assert "/home/me/.aws/credentials" in str(info.value) and line in str(info.value)
     assert SECRET not in str(info.value) and "wJalr" not in repr(info.value)
+    # Not even hidden behind the error: configparser's own error quotes the line.
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    assert not _chain_mentions(info.value, "wJalr")
+
+
+def _chain_mentions(error: BaseException, text: str) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if text in str(seen) or text in repr(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@pytest.mark.parametrize(("text", "line"), BROKEN)
+def test_a_client_built_on_a_broken_file_chains_no_secret(
+    tmp_path: Path, text: str, line: str
+) -> None:
+    (tmp_path / "credentials").write_text(text)
+    env = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"), "AWS_REGION": "us-east-1"}
+    with pytest.raises(sib.ConfigurationError, match=line) as info:
+        sib.ImageBuilderClient(env=env)
+    assert not _chain_mentions(info.value, "wJalr")
 
 
 @pytest.mark.parametrize(("text", "line"), BROKEN[:2])
@@ -84,6 +107,16 @@ def test_unreadable_or_non_utf8_files_are_configuration_errors(tmp_path: Path) -
     (tmp_path / "dir").mkdir()
     with pytest.raises(sib.ConfigurationError, match="Unable to read config file"):
         read_shared_files({"AWS_CONFIG_FILE": str(tmp_path / "dir")})
+
+
+@pytest.mark.parametrize("variable", ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"])
+def test_a_nul_in_a_file_variable_is_a_configuration_error_naming_it(variable: str) -> None:
+    # open() raises a bare ValueError ("embedded null byte").
+    with pytest.raises(sib.ConfigurationError, match=f"{variable} contains a NUL") as info:
+        read_shared_files({variable: "/tmp/a\x00b"})
+    assert info.value.__context__ is None
+    with pytest.raises(sib.ConfigurationError, match=variable):
+        sib.ImageBuilderClient(env={variable: "/tmp/a\x00b", "AWS_REGION": "us-east-1"})
 
 
 def test_profile_lookup() -> None:

@@ -22,6 +22,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotocoreCredentials
 from conftest import ARN, CREDS, NO_SLEEP, PLAIN_CREDS, SECRET, SESSION_TOKEN
+from imagebuilder_model import imagebuilder_model, needs_current_model
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder.testing import (
@@ -107,6 +108,7 @@ def server() -> Iterator[LocalImageBuilder]:
         yield s
 
 
+@needs_current_model
 def test_botocore_get_image_parses_every_status(server: LocalImageBuilder) -> None:
     client = boto(server)
     for build, status in enumerate(STATUSES, start=1):
@@ -131,13 +133,10 @@ def test_botocore_get_image_parses_every_status(server: LocalImageBuilder) -> No
         assert reply["latestVersionReferences"]["latestPatchVersionArn"] == arn
 
 
+@needs_current_model
 def test_get_image_reply_matches_the_service_model_shapes(server: LocalImageBuilder) -> None:
     """Every member the stand-in sends is one the service model declares, with its type."""
-    import gzip
-    from pathlib import Path
-
-    model_path = Path(botocore.__file__).parent / "data/imagebuilder/2019-12-02/service-2.json.gz"
-    shapes = json.loads(gzip.decompress(model_path.read_bytes()))["shapes"]
+    shapes = imagebuilder_model()["shapes"]
     kinds = {"string": str, "boolean": bool, "integer": int, "map": dict, "list": list}
 
     def check(value: Any, shape_name: str, where: str) -> None:
@@ -239,6 +238,7 @@ def test_add_image_refuses_bad_delays(delay: object) -> None:
         LocalImageBuilder().add_image(ARN, cancel_delay=delay)  # type: ignore[arg-type]
 
 
+@needs_current_model
 def test_version_arns_with_wildcards_resolve_to_the_latest_build(
     server: LocalImageBuilder,
 ) -> None:
@@ -506,6 +506,25 @@ def test_stand_in_rejects_bad_bodies_and_paths() -> None:
             reply = send(server, "/CancelImageCreation", body)
             assert reply.status_code == 400
             assert reply.headers["x-amzn-errortype"].startswith("InvalidRequestException")
+        server.add_image(ARN)
+        valid = {"imageBuildVersionArn": ARN, "clientToken": "t"}
+        for body in (
+            # Once a RecursionError in the handler: answered like other bad JSON.
+            b"[" * 100_000 + b"]" * 100_000,
+            # json.loads reads UTF-16 and UTF-32 bytes; the service reads UTF-8 only.
+            json.dumps(valid).encode("utf-16"),
+            json.dumps(valid).encode("utf-32-le"),
+            json.dumps(valid).encode("utf-16-be"),
+            b'{"imageBuildVersionArn": "\xff"}',
+        ):
+            reply = send(server, "/CancelImageCreation", body)
+            assert reply.status_code == 400
+            assert reply.headers["x-amzn-errortype"].startswith("InvalidRequestException")
+            assert reply.json()["message"] == "The body is not JSON."
+        # Still serving, and the image untouched by the bodies it refused.
+        assert server.image_status(ARN) == "BUILDING"
+        good = json.dumps({"imageBuildVersionArn": ARN, "clientToken": "t"}).encode()
+        assert send(server, "/CancelImageCreation", good).status_code == 200
     with pytest.raises(ValueError, match="not an image build version ARN"):
         LocalImageBuilder().add_image("arn:x")
     with pytest.raises(ValueError, match="unknown status"):

@@ -341,6 +341,69 @@ def test_record_scrubs_secrets_echoed_by_a_server(tmp_path: Path) -> None:
     assert "<redacted>" in text
 
 
+def _escaped_everywhere(text: str) -> str:
+    """``text`` JSON-escaped the way a hostile server may: every character as ``\\uXXXX``."""
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+@pytest.mark.parametrize("way", ["patch", "transport"])
+def test_record_scrubs_echoed_signatures_and_escaped_tokens(tmp_path: Path, way: str) -> None:
+    # A server that echoes each request's signature bare (no "Signature="),
+    # upper-cased in a header, and the session token JSON-escaped ("\/" and
+    # "\uXXXX"): the text scrub saw none of them, the parsed JSON kept them.
+    sent: list[str] = []
+
+    def echo(request: ReceivedRequest) -> Reply:
+        auth = dict((k.lower(), v) for k, v in request.headers)["authorization"]
+        signature = auth.rsplit("Signature=", 1)[1]
+        sent.append(signature)
+        token_slashes = SESSION_TOKEN.replace("/", "\\/")
+        body = (
+            f'{{"requestId": "r", "sig": "{signature}", "tok": "{token_slashes}", '
+            f'"tok2": "{_escaped_everywhere(SESSION_TOKEN)}", '
+            f'"{_escaped_everywhere(SECRET)}": ["{signature.upper()}"]}}'
+        )
+        status = 500 if len(sent) == 1 else 400
+        return Reply(
+            status=status,
+            headers=[
+                ("x-amzn-ErrorType", "ServiceException" if status == 500 else "ClientException"),
+                ("x-echo-sig", signature.upper()),
+            ],
+            body=body.encode(),
+        )
+
+    out = tmp_path / "echo.json"
+    with ExitStack() as stack:
+        server = stack.enter_context(LoopbackServer(echo))
+        recording = stack.enter_context(record(out, secrets=[SECRET], patch_httpx=way == "patch"))
+        kwargs: dict[str, Any] = {}
+        if way == "transport":
+            kwargs["http_client"] = stack.enter_context(
+                httpx.Client(transport=recording.transport())
+            )
+        client = stack.enter_context(client_for(server.endpoint_url, **kwargs))
+        with pytest.raises(sib.ClientException):
+            client.get_image(ARN)
+    text = out.read_text()
+    data = json.loads(text)
+    assert len(sent) == 2 and len(data["responses"]) == 2
+    for signature in sent:
+        assert signature not in text.lower()
+    for secret in (SECRET, SESSION_TOKEN):
+        assert secret not in text
+        assert secret.replace("/", "\\/") not in text
+        assert json.dumps(secret) not in text
+    assert data["responses"][1]["json"] == {
+        "requestId": "r",
+        "sig": "<redacted>",
+        "tok": "<redacted>",
+        "tok2": "<redacted>",
+        "<redacted>": ["<redacted>"],
+    }
+    assert data["responses"][1]["headers"]["x-echo-sig"] == "<redacted>"
+
+
 def test_record_retries_as_responses_and_several_calls_as_a_directory(tmp_path: Path) -> None:
     from sigv4_imagebuilder.testing import LoopbackServer, Reply
 

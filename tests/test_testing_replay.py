@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 from typing import Any
 
-import botocore
 import httpx
 import pytest
 from botocore.parsers import RestJSONParser
 from conftest import ARN, FIXTURES, PLAIN_CREDS, TOKEN
+from imagebuilder_model import imagebuilder_model, needs_current_model
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder.testing import (
@@ -30,8 +29,7 @@ ENDPOINT = "https://imagebuilder.us-east-1.amazonaws.com"
 def get_image_shapes() -> Any:
     from botocore.model import ServiceModel
 
-    path = Path(botocore.__file__).parent / "data/imagebuilder/2019-12-02/service-2.json.gz"
-    model = ServiceModel(json.loads(gzip.decompress(path.read_bytes())))
+    model = ServiceModel(imagebuilder_model())
     return model.operation_model("GetImage")
 
 
@@ -52,6 +50,7 @@ def test_the_get_image_fixtures_cover_states_retries_and_errors() -> None:
     assert any(len(load_fixture(p).responses) > 1 for p in GET_IMAGE_FILES)
 
 
+@needs_current_model
 @pytest.mark.parametrize("path", GET_IMAGE_FILES, ids=lambda p: p.stem)
 def test_every_get_image_fixture_parses_with_botocore(path: Path) -> None:
     """botocore, a parser nobody here wrote, reads each recorded reply as the service's."""

@@ -39,7 +39,9 @@ from sigv4_imagebuilder._transport import (
     DEFAULT_MAX_CONCURRENCY,
     MAX_RESPONSE_BYTES,
     BoundedBody,
+    deadline_of,
     map_transport_error,
+    phase_timeouts,
 )
 from sigv4_imagebuilder.testing import LoopbackServer, ReceivedRequest, Reply
 
@@ -391,6 +393,35 @@ async def test_a_credential_sources_send_timeout_is_a_total_deadline_async() -> 
             assert all(c.is_idle() or c.is_closed() for c in pool.connections)
     assert isinstance(outcome_.error, sib.TransportTimeoutError)
     assert outcome_.elapsed < 10
+
+
+def test_a_sends_deadline_only_tightens_the_clients_bounds() -> None:
+    # A waiter's time left: it must never loosen a shorter client timeout.
+    request = _get("http://127.0.0.1:9")
+    http = httpx.Client(timeout=60.0)
+    with http:
+        client_timeout = httpx.Timeout(10.0, read=60.0)
+        tight = phase_timeouts(Send(request, deadline=2.0), http, client_timeout, None)
+        assert set(tight.values()) == {2.0}
+        loose = phase_timeouts(Send(request, deadline=500.0), http, client_timeout, 30.0)
+        assert loose == {"connect": 10.0, "read": 30.0, "write": 10.0, "pool": 10.0}
+        source = phase_timeouts(Send(request, timeout=1.0, deadline=0.5), http, None, None)
+        assert set(source.values()) == {0.5}
+    assert deadline_of(Send(request, deadline=2.0), None) == 2.0
+    assert deadline_of(Send(request, deadline=2.0), 30.0) == 2.0
+    assert deadline_of(Send(request, deadline=50.0), 30.0) == 30.0
+    assert deadline_of(Send(request, timeout=1.0, deadline=50.0), 30.0) == 1.0
+    assert deadline_of(Send(request), None) is None
+
+
+def test_a_sends_deadline_bounds_a_dribbling_reply() -> None:
+    with (
+        LoopbackServer(dribble) as server,
+        sib.ImageBuilderClient(region="us-east-1", credentials=CREDS) as client,
+    ):
+        outcome_ = client._send(Send(_get(server.endpoint_url), deadline=1.0))
+    assert isinstance(outcome_.error, sib.TransportTimeoutError)
+    assert outcome_.elapsed < 10  # the reply alone takes 30 s
 
 
 def test_a_reply_within_the_deadline_is_read_whole() -> None:
@@ -1017,6 +1048,8 @@ def test_our_own_client_trusts_ssl_cert_file_as_httpx_does(
 def test_the_lazy_context_is_httpx_defaults_with_certificates_read_late(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if not _transport.LAZY_CA_SUPPORTED:
+        pytest.skip("httpx before 0.28 builds its own SSL context; our clients keep it")
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     lazy = _transport.lazy_verifying_context()
@@ -1037,6 +1070,8 @@ def test_the_lazy_context_is_httpx_defaults_with_certificates_read_late(
 
 
 def test_a_plain_http_call_never_reads_the_ca_bundle() -> None:
+    if not _transport.LAZY_CA_SUPPORTED:
+        pytest.skip("httpx before 0.28 builds its own SSL context; our clients keep it")
     server = InFlight(hold=0)
     with (
         LoopbackServer(server) as loopback,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +22,8 @@ from sigv4_imagebuilder._http import HttpResponse
 from sigv4_imagebuilder._waiters import (
     IMAGE_AVAILABLE,
     IMAGE_CANCELLED,
+    MAX_DELAY,
+    MAX_WAIT,
     ImageWaiter,
     wait_flow,
     waiter_delay,
@@ -70,12 +74,14 @@ class Run:
         self.request_cost = request_cost
         self.sleeps: list[float] = []
         self.sent_at: list[float] = []
+        self.actions: list[object] = []
 
     def __call__(self, flow: Flow[sib.GetImageResponse]) -> sib.GetImageResponse:
         value: object = None
         try:
             action = next(flow)
             while True:
+                self.actions.append(action)
                 if isinstance(action, GetCredentials):
                     value = PLAIN_CREDS
                 elif isinstance(action, Send):
@@ -252,6 +258,11 @@ def test_an_exception_from_on_status_propagates() -> None:
         ({"max_wait": None}, "max_wait"),
         ({"max_wait": -math.inf}, "max_wait"),
         ({"on_status": "print"}, "on_status"),
+        # time.sleep cannot take 1e10 s: refused, not a raw OverflowError mid-wait.
+        ({"min_delay": 1e10, "max_delay": 1e10, "max_wait": 1e12}, "min_delay"),
+        ({"max_delay": MAX_DELAY * 2}, "max_delay"),
+        ({"max_wait": MAX_WAIT + 1}, "max_wait"),
+        ({"max_wait": 10**400}, "max_wait"),
     ],
 )
 def test_bad_arguments_fail_before_any_request(kwargs: dict[str, Any], param: str) -> None:
@@ -295,6 +306,31 @@ def test_delay_schedule(
         attempt, min_delay=5, max_delay=30, remaining=remaining, random=lambda: random
     )
     assert got == pytest.approx(expected)
+
+
+def test_the_largest_accepted_values_wait_without_overflow() -> None:
+    run = Run([image("BUILDING"), image("CANCELLED")], random=1.0)
+    run.wait(min_delay=MAX_DELAY, max_delay=MAX_DELAY, max_wait=MAX_WAIT)
+    assert run.sleeps == [MAX_DELAY]
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 1074, 1075, 1076, 2000, 10**6])
+def test_a_tiny_min_delay_never_overflows_the_ceiling(attempt: int) -> None:
+    # min_delay * 2 ** (n - 1) once overflowed after about 1,075 polls.
+    delay, last = waiter_delay(
+        attempt, min_delay=5e-324, max_delay=1e-3, remaining=60, random=lambda: 1.0
+    )
+    assert 0 <= delay <= 1e-3 and not last
+    if attempt >= 1076:
+        assert delay == 1e-3
+
+
+def test_a_wait_with_a_subnormal_min_delay_polls_past_a_thousand_times() -> None:
+    run = Run([image("BUILDING")] * 1200 + [image("CANCELLED")], random=1.0)
+    result = run.wait(min_delay=5e-324, max_delay=1e-3, max_wait=60)
+    assert result.image is not None and result.image.state is not None
+    assert result.image.state.status == "CANCELLED"
+    assert len(run.sent_at) == 1201 and max(run.sleeps) == 1e-3
 
 
 def test_documented_defaults() -> None:
@@ -429,3 +465,57 @@ def test_with_less_than_min_delay_left_the_wait_ends_without_another_poll() -> N
     with pytest.raises(sib.WaiterTimeoutError) as info:
         run.wait(min_delay=5, max_delay=30, max_wait=12)
     assert info.value.attempts == 1 and run.sleeps == []
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections (the kernel's backlog) and never answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield server.getsockname()[1]
+
+
+def _silent_client_kwargs(port: int) -> dict[str, Any]:
+    # The default 60 s read timeout and 3 attempts: one poll could take 180 s.
+    return {
+        "region": "us-east-1",
+        "endpoint_url": f"http://127.0.0.1:{port}",
+        "credentials": sib.Credentials("AKID", "SECRETsilent"),
+    }
+
+
+def _check_silent_timeout(error: sib.WaiterTimeoutError, elapsed: float) -> None:
+    assert elapsed < 15  # unbounded, it was 3 attempts x 60 s read timeout
+    assert isinstance(error.last_error, sib.TransportTimeoutError)
+    assert error.attempts == 1 and error.last_response is None
+    assert "SECRETsilent" not in str(error) + repr(error)
+
+
+def test_max_wait_bounds_a_sync_wait_on_an_endpoint_that_never_answers(
+    silent_port: int,
+) -> None:
+    with sib.ImageBuilderClient(**_silent_client_kwargs(silent_port)) as client:
+        started = time.monotonic()
+        with pytest.raises(sib.WaiterTimeoutError) as info:
+            client.wait_until_image_cancelled(ARN, min_delay=0.1, max_delay=0.1, max_wait=1)
+        _check_silent_timeout(info.value, time.monotonic() - started)
+
+
+async def test_max_wait_bounds_an_async_wait_on_an_endpoint_that_never_answers(
+    silent_port: int,
+) -> None:
+    async with sib.AsyncImageBuilderClient(**_silent_client_kwargs(silent_port)) as client:
+        started = time.monotonic()
+        with pytest.raises(sib.WaiterTimeoutError) as info:
+            await client.wait_until_image_available(ARN, min_delay=0.1, max_delay=0.1, max_wait=1)
+        _check_silent_timeout(info.value, time.monotonic() - started)
+
+
+def test_each_poll_gets_the_time_left_as_its_deadline() -> None:
+    run = Run([image("BUILDING")] * 3, random=0.0, request_cost=4.0)
+    with pytest.raises(sib.WaiterTimeoutError):
+        run.wait(min_delay=5, max_delay=5, max_wait=20)
+    deadlines = [a.deadline for a in run.actions if isinstance(a, Send)]
+    # Polls at 0, 9 (after 4 s + 5 s) and 15 (the shortened last delay) of 20.
+    assert deadlines == [pytest.approx(20.0), pytest.approx(11.0), pytest.approx(5.0)]

@@ -21,6 +21,10 @@ from ._process import run_credential_process
 from ._shared_keys import section_keys
 from ._sts import sts_flow
 
+#: The most profiles a role chain (role_arn + source_profile, hop by hop) may
+#: have. botocore has no bound; real chains are two or three hops.
+MAX_ROLE_CHAIN = 50
+
 
 def assume_role_flow(
     env: Mapping[str, str],
@@ -52,6 +56,12 @@ def _assume_role(
     where = f"assume role (profile {name})"
     if name in visited:
         raise CredentialRetrievalError(f"{where}: source_profile chain loops back to {name}")
+    # Each hop is an AssumeRole call and two nested generators: a chain of
+    # 2,000 profiles would overflow the stack (RecursionError) long before.
+    if len(visited) >= MAX_ROLE_CHAIN:
+        raise CredentialRetrievalError(
+            f"{where}: the source_profile chain is longer than {MAX_ROLE_CHAIN} profiles"
+        )
     visited.add(name)
     profile, _ = profile_keys(files, name)
     source_profile = profile.get("source_profile")

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from .._errors import CredentialRetrievalError
 from .._http import HttpRequest, HttpResponse, host_header
+from .._text import printable
 from ._io import Flow, Outcome, RunBlocking
 from ._model import Credentials
 
@@ -61,7 +62,9 @@ def parse_time(value: object, where: str) -> datetime.datetime:
     try:
         parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise CredentialRetrievalError(f"{where}: Expiration {value!r} is not ISO 8601") from None
+        raise CredentialRetrievalError(
+            f"{where}: Expiration {printable(value, 64)!r} is not ISO 8601"
+        ) from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=datetime.timezone.utc)
     try:
@@ -153,12 +156,22 @@ def _read_file(path: str) -> str:
     return Path(path).expanduser().read_text(encoding="utf-8").strip()
 
 
-def read_token_file(path: str, where: str) -> Flow[str]:
+def read_token_file(path: str, where: str, setting: str = "the token file path") -> Flow[str]:
     """Read a token file in a worker thread (async); a failure names the file only.
 
+    Args:
+        path: the file.
+        where: the source, for error messages.
+        setting: the variable or profile key the path came from, for a path
+            that cannot name a file at all.
+
     Raises:
-        CredentialRetrievalError: the file cannot be read or is not UTF-8.
+        CredentialRetrievalError: the file cannot be read or is not UTF-8, or
+            the path holds a NUL character.
     """
+    # open() raises ValueError for a NUL; the path is not echoed (not a path).
+    if "\x00" in path:
+        raise CredentialRetrievalError(f"{where}: {setting} contains a NUL character")
     try:
         token = yield RunBlocking(lambda: _read_file(path))
     except OSError as exc:

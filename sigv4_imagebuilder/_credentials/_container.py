@@ -85,7 +85,9 @@ def container_flow(env: Mapping[str, str]) -> Flow[Credentials]:
     token_file = env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
     token: str | None
     if token_file:
-        token = yield from read_token_file(token_file, "container: cannot read")
+        token = yield from read_token_file(
+            token_file, "container: cannot read", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+        )
     else:
         token = env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
     if token:

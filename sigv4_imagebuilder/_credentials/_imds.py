@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from .._errors import CredentialRetrievalError
+from .._text import printable
 from ._common import (
     Skip,
     checked_response,
@@ -20,6 +22,10 @@ IMDS_ENDPOINT = "http://169.254.169.254"
 #: Seconds for each phase of each request: off EC2 nothing answers, so fail fast.
 METADATA_TIMEOUT = 1.0
 TOKEN_TTL_SECONDS = "21600"
+#: IAM's rule for role names: 1 to 64 of letters, digits and ``+=,.@_-``.
+_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+#: The most characters of an error code kept in our error.
+CODE_MAX = 100
 
 
 def imds_flow(env: Mapping[str, str]) -> Flow[Credentials]:
@@ -54,8 +60,17 @@ def imds_flow(env: Mapping[str, str]) -> Flow[Credentials]:
     role = response.body.decode("utf-8", errors="replace").strip().splitlines()
     if not role or not role[0].strip():
         raise Skip("instance metadata: no IAM role is attached to this instance")
-    outcome = yield Send(get_request(path + role[0].strip(), auth), timeout=METADATA_TIMEOUT)
+    name = role[0].strip()
+    # The name goes into the next URL: a control character or a 3 MB name
+    # would fail in httpx, a "?" or "/" would change what is asked for.
+    if _ROLE_NAME.fullmatch(name) is None:
+        raise CredentialRetrievalError(f"{where}: the role name is not a valid IAM role name")
+    outcome = yield Send(get_request(path + name, auth), timeout=METADATA_TIMEOUT)
     data = read_json(checked_response(outcome, where), where)
     if isinstance(data, dict) and data.get("Code", "Success") != "Success":
-        raise CredentialRetrievalError(f"{where}: {data.get('Code')}")
+        code = data.get("Code")
+        # Only a string code is shown, bounded and printable: a hostile reply
+        # may put anything there, the credentials themselves included.
+        shown = printable(code, CODE_MAX) if isinstance(code, str) else "not a string"
+        raise CredentialRetrievalError(f"{where}: the reply's Code is {shown!r}, not Success")
     return credentials_from_json(data, where)

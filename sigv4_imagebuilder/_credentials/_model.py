@@ -14,6 +14,8 @@ from typing import Any
 
 import attrs
 
+from .._text import encodes_as_utf8
+
 
 def header_problem(value: str) -> str | None:
     """Return why ``value`` is not a valid HTTP header value, or ``None``.
@@ -52,6 +54,10 @@ def _str_field(
             raise TypeError(f"{attribute.name} must be a str, got {type(value).__name__}")
         if not value:
             raise ValueError(f"{attribute.name} must not be empty")
+        if not encodes_as_utf8(value):
+            raise ValueError(
+                f"{attribute.name} cannot be encoded as UTF-8 (it contains a lone surrogate)"
+            )
         if header:
             problem = header_problem(value)
             if problem is not None:
@@ -90,7 +96,8 @@ class Credentials:
             datetime is taken as UTC. ``None`` for credentials that do not expire.
 
     Raises:
-        ValueError: an empty value, a control character, or an access key id or
+        ValueError: an empty value, a control character, a value UTF-8 cannot
+            encode (a lone surrogate), or an access key id or
             session token that is not a valid HTTP header value (only visible
             ASCII and inner spaces); the message names the field, not the value.
         TypeError: a value of the wrong type.

@@ -16,6 +16,7 @@ from .._endpoints import partition_for
 from .._errors import CredentialRetrievalError
 from .._http import HttpRequest, HttpResponse, host_header
 from .._signing import sign
+from .._text import printable
 from ._common import checked_url, credentials_from_json
 from ._io import Flow, Outcome, Send
 from ._model import Credentials
@@ -23,6 +24,9 @@ from ._model import Credentials
 API_VERSION = "2011-06-15"
 SIGNING_NAME = "sts"
 _NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
+#: The most characters of an STS error's code and message kept in our error.
+CODE_MAX = 100
+MESSAGE_MAX = 500
 
 
 def sts_endpoint(env: Mapping[str, str], region: str) -> str:
@@ -79,13 +83,17 @@ def parse_sts_credentials(response: HttpResponse, where: str) -> Credentials:
     """Credentials from an STS AssumeRole* XML reply; an STS error raises."""
     try:
         root = ElementTree.fromstring(response.body)
-    except ElementTree.ParseError:
+    # LookupError: an XML declaration naming an unknown encoding ("bogus-enc");
+    # ValueError and RecursionError: whatever else a hostile reply provokes.
+    except (ElementTree.ParseError, LookupError, ValueError, RecursionError):
         raise CredentialRetrievalError(
             f"{where}: HTTP {response.status_code}, the reply is not XML"
         ) from None
     if not 200 <= response.status_code < 300:
+        # Bounded and printable: the text goes into an exception a CLI prints.
         code = root.findtext(f".//{_NS}Code") or root.findtext(".//Code") or ""
         message = root.findtext(f".//{_NS}Message") or root.findtext(".//Message") or ""
+        code, message = printable(code, CODE_MAX), printable(message, MESSAGE_MAX)
         raise CredentialRetrievalError(f"{where}: HTTP {response.status_code} {code}: {message}")
     node = root.find(f".//{_NS}Credentials")
     if node is None:

@@ -27,7 +27,12 @@ def web_identity_flow(
     session_name = (
         env.get("AWS_ROLE_SESSION_NAME") or profile.get("role_session_name") or DEFAULT_SESSION_NAME
     )
-    token = yield from read_token_file(token_file, "web identity: cannot read token file")
+    setting = (
+        "AWS_WEB_IDENTITY_TOKEN_FILE"
+        if env.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+        else "the profile's web_identity_token_file"
+    )
+    token = yield from read_token_file(token_file, "web identity: cannot read token file", setting)
     return (
         yield from sts_flow(
             env,

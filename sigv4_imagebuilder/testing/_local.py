@@ -284,9 +284,11 @@ class LocalImageBuilder:
         return route(self, request, request_id)
 
     def _cancel_image_creation(self, request: ReceivedRequest, request_id: str) -> Reply:
+        # UTF-8 only, as the service reads it (json.loads would take UTF-16 or
+        # UTF-32 bytes too); RecursionError: 100k nested brackets.
         try:
-            body = json.loads(request.body)
-        except ValueError:
+            body = json.loads(request.body.decode("utf-8"))
+        except (ValueError, RecursionError):
             return _error(400, "InvalidRequestException", "The body is not JSON.", request_id)
         arn = body.get("imageBuildVersionArn") if isinstance(body, dict) else None
         token = body.get("clientToken") if isinstance(body, dict) else None

@@ -8,10 +8,12 @@ truncate the body, or answer late.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -172,6 +174,13 @@ class _Server(ThreadingHTTPServer):
         self.handler = handler
         self.stopping = threading.Event()
         super().__init__(("127.0.0.1", port), _RequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-reply is the client's business (tests
+        # do it on purpose); anything else is a bug worth a traceback.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class LoopbackServer:

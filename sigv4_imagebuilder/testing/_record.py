@@ -42,6 +42,8 @@ SCRUBBED_QUERY = frozenset(
 #: Headers that describe the bytes on the wire, not the (decoded) body a fixture stores.
 WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _SIGNATURE_RE = re.compile(r"Signature=[0-9a-f]{64}")
+# A signature as sent, to scrub wherever a server echoes it (bare, upper-cased).
+_SENT_SIGNATURE_RE = re.compile(r"Signature=([0-9a-fA-F]{64})")
 _SCOPE_RE = re.compile(r"Credential=[^/,]*/\d{8}/[^/,]+/(?P<service>[^/,]+)/aws4_request")
 REDACTED = "<redacted>"
 SERVICE = "imagebuilder"
@@ -174,12 +176,15 @@ class Recording:
             content=content,
         )
         token = request.headers.get("x-amz-security-token")
+        sent = _SENT_SIGNATURE_RE.findall(request.headers.get("authorization", ""))
+        sent += [v for k, v in exchange.query if k.lower() == "x-amz-signature"]
         with self._lock:
             # Attempts of one call share amz-sdk-invocation-id; without one,
             # each request is a call of its own.
             key = request.headers.get("amz-sdk-invocation-id") or f"call-{len(self.calls)}"
             if token:
                 self.secrets.add(token)
+            self.secrets.update(v for v in sent if v)
             self.calls.setdefault(key, []).append((request, response))
             self._exchanges.setdefault(key, []).append(exchange)
 
@@ -265,12 +270,50 @@ _PATCH = _Patch()
 
 
 def _scrub_text(text: str, secrets: Iterable[str]) -> str:
+    forms: set[str] = set()
     for secret in secrets:
         if secret:
-            # As is, and percent-encoded as a query string or a URL echo would carry it.
-            for form in (secret, quote(secret, safe=""), quote(secret), quote_plus(secret)):
-                text = text.replace(form, REDACTED)
+            # As is, percent-encoded as a query string or a URL echo would
+            # carry it, and JSON-escaped (a "\/" for each "/", "\uXXXX"s).
+            forms.update(
+                (
+                    secret,
+                    quote(secret, safe=""),
+                    quote(secret),
+                    quote_plus(secret),
+                    json.dumps(secret)[1:-1],
+                    json.dumps(secret)[1:-1].replace("/", "\\/"),
+                )
+            )
+    if forms:
+        # Case-insensitive: a server may echo a hex signature upper-cased, or
+        # percent-escapes in the other case. Longest first, so no form is cut.
+        pattern = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+        text = re.sub(pattern, REDACTED, text, flags=re.IGNORECASE)
     return _SIGNATURE_RE.sub("Signature=" + REDACTED, text)
+
+
+def _scrub_json(value: Any, secrets: set[str]) -> Any:
+    r"""Scrub every string of parsed JSON, keys included: escapes in the raw
+    text (``\/``, ``\u0041``) hide a secret from the text scrub, and the
+    fixture stores the parsed form."""
+    if isinstance(value, str):
+        return _scrub_text(value, secrets)
+    if isinstance(value, dict):
+        return {_scrub_text(k, secrets): _scrub_json(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_json(v, secrets) for v in value]
+    return value
+
+
+def _scrub_body(raw: bytes, secrets: set[str]) -> tuple[str, Any]:
+    """The body's scrubbed text, and its scrubbed JSON (``None`` if it is not JSON)."""
+    text = _scrub_text(raw.decode("utf-8", "replace"), secrets)
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        return text, None
+    return text, _scrub_json(parsed, secrets)
 
 
 def _query_json(pairs: tuple[tuple[str, str], ...], secrets: set[str]) -> dict[str, Any]:
@@ -293,19 +336,20 @@ def _fixture(name: str, attempts: list[_Exchange], secrets: set[str]) -> Fixture
     if first.query:
         request["query"] = _query_json(first.query, secrets)
     if first.body:
-        text = _scrub_text(first.body.decode("utf-8", "replace"), secrets)
-        try:
-            request["json"] = json.loads(text)
-        except ValueError:
+        text, parsed = _scrub_body(first.body, secrets)
+        if parsed is None:
             request["body"] = text
+        else:
+            request["json"] = parsed
     responses = []
     for exchange in attempts:
         headers = {
-            name: _scrub_text(value, secrets)
+            _scrub_text(name, secrets): _scrub_text(value, secrets)
             for name, value in exchange.headers
             if name.lower() not in SCRUBBED_HEADERS
         }
-        body = _scrub_text(exchange.content.decode("utf-8", "replace"), secrets).encode()
+        text, parsed = _scrub_body(exchange.content, secrets)
+        body = (text if parsed is None else json.dumps(parsed)).encode()
         responses.append(FixtureResponse(status=exchange.status, headers=headers, body=body))
     return Fixture(
         name=name,
@@ -333,7 +377,10 @@ def record(
     Before writing, the Authorization, X-Amz-Security-Token and X-Amz-Date
     headers are dropped, and every occurrence of the secret key or a session
     token (those in ``secrets``, in AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN,
-    and any token seen on the wire) and any SigV4 signature is replaced. A
+    and any token seen on the wire) and any SigV4 signature (each signature
+    sent, also where a server echoes it bare) is replaced: as is,
+    percent-encoded, JSON-escaped, in any letter case, and in every string of
+    a JSON body once parsed. A
     compressed reply is stored decoded, without its Content-Encoding,
     Content-Length and Transfer-Encoding headers, so it replays as it was read.
 
