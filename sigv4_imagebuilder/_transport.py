@@ -185,6 +185,9 @@ def map_transport_error(exc: Exception) -> ImageBuilderError:
         error = TransportTimeoutError(f"timed out: {type(exc).__name__}: {exc}")
     elif isinstance(exc, httpx.ConnectError):
         error = ConnectError(f"could not connect: {exc}")
+    elif isinstance(exc, OSError) and not isinstance(exc, httpx.HTTPError):
+        # Only from older httpcore: a raw socket or TLS failure while connecting.
+        error = ConnectError(f"could not connect: {type(exc).__name__}: {exc}")
     elif isinstance(
         exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError)
     ):
@@ -481,7 +484,9 @@ def send(
     start = time.monotonic()
     try:
         response = _open(http, request, direct)
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+        # OSError: httpcore before 1.0 lets a failed TLS handshake's
+        # ssl.SSLCertVerificationError out of the async client unmapped.
         return _failed(exc, start)
     try:
         headers = _headers(response)
@@ -595,7 +600,9 @@ async def _asend(
 ) -> Outcome:
     try:
         response = await _aopen(http, request, direct, gate)
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+        # OSError: httpcore before 1.0 lets a failed TLS handshake's
+        # ssl.SSLCertVerificationError out of the async client unmapped.
         return _failed(exc, start)
     try:
         headers = _headers(response)

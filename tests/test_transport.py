@@ -1082,3 +1082,27 @@ def test_a_plain_http_call_never_reads_the_ca_bundle() -> None:
         client.cancel_image_creation(ARN)
         context = client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
         assert context.cert_store_stats()["x509_ca"] == 0
+
+
+def test_a_raw_tls_failure_from_an_older_httpcore_is_a_connect_error() -> None:
+    import ssl
+
+    raw = ssl.SSLCertVerificationError("certificate verify failed: self-signed certificate")
+    error = map_transport_error(raw)
+    assert isinstance(error, sib.ConnectError) and error.__cause__ is raw
+
+
+async def test_a_raw_oserror_out_of_the_transport_is_ours() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        raise ConnectionResetError("reset by peer")
+
+    async with sib.AsyncImageBuilderClient(
+        region="us-east-1",
+        credentials=CREDS,
+        endpoint_url="http://127.0.0.1:9",
+        max_attempts=1,
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+    ) as client:
+        with pytest.raises(sib.ConnectError) as info:
+            await client.cancel_image_creation(ARN)
+    assert isinstance(info.value.__cause__, ConnectionResetError)
