@@ -116,6 +116,16 @@ _HOST_RE = re.compile(r"^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])$")
 _AUTHORITY_RE = re.compile(r"^([^:/?#]*://)?([^/?#]*)(.*)$", re.DOTALL)
 
 
+#: The longest endpoint URL accepted: a host and a short path prefix fit many
+#: times over; httpx refuses URLs past 64 KiB only when a request is sent.
+MAX_ENDPOINT_URL = 2048
+
+
+def _valid_dns_name(host: str) -> bool:
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    return len(host) <= 253 and all(0 < len(label) <= 63 for label in labels)
+
+
 def _shown(url: str) -> str:
     """``url`` fit for an error message: any userinfo replaced by ``***``."""
     match = _AUTHORITY_RE.match(url)
@@ -160,6 +170,8 @@ def validate_endpoint_url(endpoint_url: object, *, name: str = "endpoint_url") -
     def refuse(reason: str) -> ConfigurationError:
         return ConfigurationError(f"Invalid {name} {_shown(endpoint_url)}: {reason}")
 
+    if len(endpoint_url) > MAX_ENDPOINT_URL:
+        raise ConfigurationError(f"Invalid {name}: longer than {MAX_ENDPOINT_URL} characters")
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in endpoint_url):
         raise refuse("it contains whitespace or control characters")
     try:
@@ -183,6 +195,9 @@ def validate_endpoint_url(endpoint_url: object, *, name: str = "endpoint_url") -
         port_text = colon + digits
     if not host or _HOST_RE.fullmatch(host) is None:
         raise refuse("expected a host name or an IP address")
+    if not host.startswith("[") and not _valid_dns_name(host):
+        # Caught here rather than as a raw idna UnicodeError on every call.
+        raise refuse("a host name has labels of 1 to 63 characters, 253 at most in all")
     if port_text:
         digits = port_text[1:]
         if not (

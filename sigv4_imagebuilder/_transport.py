@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
 import re
 import sys
@@ -98,12 +97,16 @@ def _unpatched(http: httpx.Client | httpx.AsyncClient, originals: tuple[Any, Any
 _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
+#: The longest timeout or deadline accepted, seconds. Longer ones are surely
+#: mistakes, and past about 1e9 the socket layer overflows at connect time.
+MAX_TIMEOUT = 24 * 3600.0
+
+
 def _positive_finite(value: object) -> bool:
+    # Compare before isfinite(): isfinite(10**400) itself overflows; a NaN
+    # fails the comparison.
     return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
+        isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= MAX_TIMEOUT
     )
 
 
@@ -125,16 +128,21 @@ def check_timeout(timeout: object) -> httpx.Timeout | None:
         assert isinstance(timeout, (int, float))
         return httpx.Timeout(float(timeout))
     raise ParamValidationError(
-        "timeout", "must be a positive finite number or an httpx.Timeout of such", timeout
+        "timeout",
+        f"must be a positive number of seconds up to {MAX_TIMEOUT:.0f}, or an httpx.Timeout "
+        "of such",
+        timeout,
     )
 
 
 def check_attempt_timeout(value: object) -> float | None:
-    """Validate ``attempt_timeout``: None, or positive finite seconds."""
+    """Validate ``attempt_timeout``: None, or positive seconds up to :data:`MAX_TIMEOUT`."""
     if value is None:
         return None
     if not _positive_finite(value):
-        raise ParamValidationError("attempt_timeout", "must be positive finite seconds", value)
+        raise ParamValidationError(
+            "attempt_timeout", f"must be positive seconds up to {MAX_TIMEOUT:.0f}", value
+        )
     assert isinstance(value, (int, float))
     return float(value)
 

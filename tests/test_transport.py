@@ -446,6 +446,11 @@ def test_a_reply_within_the_deadline_is_read_whole() -> None:
         ("timeout", httpx.Timeout(5.0, connect=float("inf"))),
         ("timeout", httpx.Timeout(float("nan"))),
         ("timeout", httpx.Timeout(-1.0)),
+        # Finite but absurd: the sync socket layer overflows at connect time.
+        ("timeout", 1e10),
+        ("timeout", 10**400),
+        ("timeout", httpx.Timeout(5.0, read=1e10)),
+        ("attempt_timeout", 1e10),
         ("attempt_timeout", float("inf")),
         ("attempt_timeout", float("nan")),
         ("attempt_timeout", 0),
