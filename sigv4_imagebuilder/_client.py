@@ -14,7 +14,7 @@ import time
 import weakref
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
@@ -33,6 +33,7 @@ from ._transport import DEFAULT_TIMEOUT, TimeoutArg
 from ._waiters import IMAGE_AVAILABLE, IMAGE_CANCELLED, OnStatus, wait_flow
 
 T = TypeVar("T")
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 
 def _asyncio() -> Any:
@@ -64,10 +65,68 @@ def _closed() -> ImageBuilderError:
     return ImageBuilderError("this client is closed")
 
 
-class _BaseClient:
-    """What both clients share: configuration, credentials, the call context."""
+class _BaseClient(Generic[HttpT]):
+    """What both clients share: the constructor, configuration, credentials, the call context.
 
-    def __init__(self, options: ClientOptions) -> None:
+    The constructor is written here once; each client names its httpx class
+    and sets up its own locks in :meth:`_start`.
+    """
+
+    _HTTP_CLASS: ClassVar[type[httpx.Client] | type[httpx.AsyncClient]]
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        credentials: CredentialsArg = None,
+        endpoint_url: str | None = None,
+        use_fips_endpoint: bool | None = None,
+        use_dualstack_endpoint: bool | None = None,
+        max_attempts: int | None = None,
+        timeout: TimeoutArg = None,
+        attempt_timeout: float | None = None,
+        max_concurrency: int | None = None,
+        http_client: HttpT | None = None,
+        retry_policy: RetryPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+        profile: str | None = None,
+    ) -> None:
+        http_class = self._HTTP_CLASS
+        if http_client is not None and not isinstance(http_client, http_class):
+            raise ParamValidationError(
+                "http_client",
+                f"must be an httpx.{http_class.__name__}",
+                type(http_client).__name__,
+            )
+        self._configure(
+            ClientOptions(
+                region=region,
+                credentials=credentials,
+                endpoint_url=endpoint_url,
+                use_fips_endpoint=use_fips_endpoint,
+                use_dualstack_endpoint=use_dualstack_endpoint,
+                max_attempts=max_attempts,
+                timeout=timeout,
+                attempt_timeout=attempt_timeout,
+                max_concurrency=max_concurrency,
+                retry_policy=retry_policy,
+                env=env,
+                profile=profile,
+            )
+        )
+        self._owns_http = http_client is None
+        self._http: HttpT = http_client or http_class(**self._new_http_kwargs())  # type: ignore[assignment]
+        # Our own client has no event hooks and no use for cookies: send
+        # through its transport (see _transport). A user's goes through send().
+        self._direct: bool = self._owns_http and bool(_transport.DIRECT_SEND_SUPPORTED)
+        self._limit = self._max_concurrency or _transport.pool_size(self._http)
+        self._start()
+
+    def _start(self) -> None:
+        """Set up what the client's I/O needs besides the httpx client (locks, slots)."""
+        raise NotImplementedError
+
+    def _configure(self, options: ClientOptions) -> None:
         environ = os.environ if options.env is None else options.env
         retry_policy = options.retry_policy
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
@@ -157,7 +216,7 @@ class _BaseClient:
         return _transport.build_request(action, http, timeouts)
 
 
-class ImageBuilderClient(_BaseClient):
+class ImageBuilderClient(_BaseClient[httpx.Client]):
     """A synchronous EC2 Image Builder client: CancelImageCreation, GetImage and waiters.
 
     Safe to share across threads. Use it as a context manager, or call
@@ -200,49 +259,9 @@ class ImageBuilderClient(_BaseClient):
         'https://imagebuilder.eu-west-1.amazonaws.com'
     """
 
-    def __init__(
-        self,
-        *,
-        region: str | None = None,
-        credentials: CredentialsArg = None,
-        endpoint_url: str | None = None,
-        use_fips_endpoint: bool | None = None,
-        use_dualstack_endpoint: bool | None = None,
-        max_attempts: int | None = None,
-        timeout: TimeoutArg = None,
-        attempt_timeout: float | None = None,
-        max_concurrency: int | None = None,
-        http_client: httpx.Client | None = None,
-        retry_policy: RetryPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        profile: str | None = None,
-    ) -> None:
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise ParamValidationError(
-                "http_client", "must be an httpx.Client", type(http_client).__name__
-            )
-        super().__init__(
-            ClientOptions(
-                region=region,
-                credentials=credentials,
-                endpoint_url=endpoint_url,
-                use_fips_endpoint=use_fips_endpoint,
-                use_dualstack_endpoint=use_dualstack_endpoint,
-                max_attempts=max_attempts,
-                timeout=timeout,
-                attempt_timeout=attempt_timeout,
-                max_concurrency=max_concurrency,
-                retry_policy=retry_policy,
-                env=env,
-                profile=profile,
-            )
-        )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(**self._new_http_kwargs())
-        # Our own client has no event hooks and no use for cookies: send
-        # through its transport (see _transport). A user's goes through send().
-        self._direct = self._owns_http and _transport.DIRECT_SEND_SUPPORTED
-        self._limit = self._max_concurrency or _transport.pool_size(self._http)
+    _HTTP_CLASS = httpx.Client
+
+    def _start(self) -> None:
         # Threads past the limit wait here rather than in httpcore's pool,
         # where they would fail with PoolTimeout after the pool timeout.
         self._slots = threading.BoundedSemaphore(self._limit)
@@ -473,7 +492,7 @@ class ImageBuilderClient(_BaseClient):
         self.close()
 
 
-class AsyncImageBuilderClient(_BaseClient):
+class AsyncImageBuilderClient(_BaseClient[httpx.AsyncClient]):
     """The asyncio twin of :class:`ImageBuilderClient`: same arguments, same methods.
 
     Safe to share across tasks of one event loop. Cancelling a task that
@@ -490,50 +509,12 @@ class AsyncImageBuilderClient(_BaseClient):
         'https://imagebuilder.us-east-1.amazonaws.com'
     """
 
-    def __init__(
-        self,
-        *,
-        region: str | None = None,
-        credentials: CredentialsArg = None,
-        endpoint_url: str | None = None,
-        use_fips_endpoint: bool | None = None,
-        use_dualstack_endpoint: bool | None = None,
-        max_attempts: int | None = None,
-        timeout: TimeoutArg = None,
-        attempt_timeout: float | None = None,
-        max_concurrency: int | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        retry_policy: RetryPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        profile: str | None = None,
-    ) -> None:
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ParamValidationError(
-                "http_client", "must be an httpx.AsyncClient", type(http_client).__name__
-            )
-        super().__init__(
-            ClientOptions(
-                region=region,
-                credentials=credentials,
-                endpoint_url=endpoint_url,
-                use_fips_endpoint=use_fips_endpoint,
-                use_dualstack_endpoint=use_dualstack_endpoint,
-                max_attempts=max_attempts,
-                timeout=timeout,
-                attempt_timeout=attempt_timeout,
-                max_concurrency=max_concurrency,
-                retry_policy=retry_policy,
-                env=env,
-                profile=profile,
-            )
-        )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(**self._new_http_kwargs())
-        self._direct = self._owns_http and _transport.DIRECT_SEND_SUPPORTED
+    _HTTP_CLASS = httpx.AsyncClient
+
+    def _start(self) -> None:
         # One request at a time between entering httpx's pool and starting on
         # a connection: see _transport._GatedBody.
         self._pool_gate = _asyncio().Lock() if self._direct else None
-        self._limit = self._max_concurrency or _transport.pool_size(self._http)
         # Far more waiters than connections collapse httpcore's async pool
         # (encode/httpx#3215); calls past the limit wait here instead.
         self._slots = _asyncio().Semaphore(self._limit)
