@@ -22,7 +22,7 @@ from ._errors import (
 )
 from ._http import HttpRequest, HttpResponse, host_header
 from ._models import ResponseMetadata
-from ._operations import CANCEL_IMAGE_CREATION, OPERATIONS, Operation, ShapeError
+from ._operations import OPERATIONS, Operation, ShapeError
 from ._text import printable
 
 # The testing kit's stand-in imports these two from here; they live in the spec.
@@ -83,7 +83,8 @@ def _quote(value: str) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _host_header(endpoint_url: str) -> str:
-    # The Host value depends only on the endpoint, not the path or query.
+    # Parsing the endpoint is a visible share of a call; its Host value
+    # depends only on the endpoint, not the path or query.
     return host_header(endpoint_url)
 
 
@@ -342,18 +343,3 @@ def response_to_wire(response: object) -> dict[str, Any]:
         if isinstance(response, operation.output_type):
             return operation.to_wire(response)
     raise TypeError(f"not an operation's result: {type(response).__name__}")
-
-
-def serialize_body(image_build_version_arn: str, client_token: str) -> bytes:
-    """CancelImageCreation's JSON body (kept for the benchmarks; build through the spec)."""
-    return serialize_request(
-        CANCEL_IMAGE_CREATION,
-        "http://unused",
-        {"image_build_version_arn": image_build_version_arn, "client_token": client_token},
-    ).body
-
-
-def build_request(endpoint_url: str, body: bytes) -> HttpRequest:
-    """CancelImageCreation's unsigned request around ``body`` (kept for the benchmarks)."""
-    request = serialize_request(CANCEL_IMAGE_CREATION, endpoint_url, {})
-    return HttpRequest(method=request.method, url=request.url, headers=request.headers, body=body)

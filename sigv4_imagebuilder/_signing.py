@@ -197,7 +197,7 @@ def sign(
 
     Args:
         request: the unsigned request; it must carry a ``Host`` header
-            (``_protocol.build_request`` sets it), since that is what is sent.
+            (``_protocol.serialize_request`` sets it), since that is what is sent.
         credentials: the credentials to sign with.
         region: the signing region.
         now: the signing time, UTC (naive values are taken as UTC).

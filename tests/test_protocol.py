@@ -16,12 +16,11 @@ from sigv4_imagebuilder._protocol import (
     CODE_MAX,
     JSON_MESSAGE_MAX,
     MESSAGE_MAX,
-    build_request,
     parse_error,
     parse_response,
     parse_success,
     response_to_wire,
-    serialize_body,
+    serialize_request,
     validate_input,
 )
 from sigv4_imagebuilder.testing import load_fixtures
@@ -100,7 +99,8 @@ def test_client_token_of_64_characters_is_accepted() -> None:
 
 
 def test_serialize_body_has_exactly_the_two_fields() -> None:
-    body = serialize_body(ARN, TOKEN)
+    values = {"image_build_version_arn": ARN, "client_token": TOKEN}
+    body = serialize_request(CANCEL, "https://unused", values).body
     assert json.loads(body) == {"imageBuildVersionArn": ARN, "clientToken": TOKEN}
     assert body == (
         b'{"imageBuildVersionArn":"arn:aws:imagebuilder:us-east-1:123456789012:image/demo-recipe/1.0.0/3",'
@@ -124,7 +124,7 @@ def test_host_header(url: str, host: str) -> None:
 
 
 def test_build_request_keeps_an_endpoint_path_prefix() -> None:
-    request = build_request("http://127.0.0.1:9000/prefix/", b"{}")
+    request = serialize_request(CANCEL, "http://127.0.0.1:9000/prefix/", {"client_token": "t"})
     assert request.url == "http://127.0.0.1:9000/prefix/CancelImageCreation"
     assert request.header("host") == "127.0.0.1:9000"
     assert request.header("CONTENT-TYPE") == "application/json"

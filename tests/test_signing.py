@@ -9,8 +9,21 @@ from conftest import ARN, TOKEN
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._http import HttpRequest
-from sigv4_imagebuilder._protocol import build_request, serialize_body
+from sigv4_imagebuilder._operations import CANCEL_IMAGE_CREATION
+from sigv4_imagebuilder._protocol import serialize_request
 from sigv4_imagebuilder._signing import sign, signing_key
+
+
+def build_request(endpoint_url: str, body: bytes) -> HttpRequest:
+    """CancelImageCreation's unsigned request for ``endpoint_url``, around ``body``."""
+    request = serialize_request(CANCEL_IMAGE_CREATION, endpoint_url, {})
+    return HttpRequest(method=request.method, url=request.url, headers=request.headers, body=body)
+
+
+def serialize_body(arn: str, token: str) -> bytes:
+    values = {"image_build_version_arn": arn, "client_token": token}
+    return serialize_request(CANCEL_IMAGE_CREATION, "http://unused", values).body
+
 
 WHEN = datetime.datetime(2015, 8, 30, 12, 36, 0, tzinfo=datetime.timezone.utc)
 AWS_EXAMPLE = sib.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")

@@ -461,12 +461,14 @@ def test_stand_in_rejects_bad_signatures_and_old_dates() -> None:
         # A request signed 10 minutes ago (replayed) is refused as expired.
         import datetime
 
-        from sigv4_imagebuilder._protocol import build_request, serialize_body
+        from sigv4_imagebuilder._operations import CANCEL_IMAGE_CREATION
+        from sigv4_imagebuilder._protocol import serialize_request
         from sigv4_imagebuilder._signing import sign
 
         old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)
+        values = {"image_build_version_arn": ARN, "client_token": "t"}
         signed = sign(
-            build_request(server.endpoint_url, serialize_body(ARN, "t")),
+            serialize_request(CANCEL_IMAGE_CREATION, server.endpoint_url, values),
             CREDS,
             region="us-east-1",
             now=old,
