@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from . import _operations
 from ._errors import (
     MODELED_ERRORS,
     ParamValidationError,
@@ -24,10 +23,6 @@ from ._http import HttpRequest, HttpResponse, host_header
 from ._models import ResponseMetadata
 from ._operations import OPERATIONS, Operation, ShapeError
 from ._text import printable
-
-# The testing kit's stand-in imports these two from here; they live in the spec.
-ARN_PATTERN = _operations.IMAGE_BUILD_VERSION_ARN
-CLIENT_TOKEN_MAX = _operations.CLIENT_TOKEN_MAX
 
 OutputT = TypeVar("OutputT")
 
