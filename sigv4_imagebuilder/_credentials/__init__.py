@@ -6,7 +6,7 @@
 * ``_chain``: the default chain's order, one module per source
   (``_environment``, ``_assume_role``, ``_web_identity``, ``_shared_keys``,
   ``_process``, ``_container``, ``_imds``) and ``_sts`` for the STS calls;
-* ``_common``: what the sources share; ``_io``: the flow actions they yield.
+* ``_common``: what the sources share; they yield the flow actions of ``.._actions``.
 
 The chain is imported only by clients that use it (it pulls in subprocess,
 xml and ipaddress).

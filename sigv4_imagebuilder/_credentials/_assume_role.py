@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping
 
+from .._actions import Flow, RunBlocking
 from .._errors import CredentialRetrievalError
 from .._shared_files import SharedFiles, profile_keys
 from ._common import Skip
 from ._container import container_flow
 from ._environment import environment_credentials
 from ._imds import imds_flow
-from ._io import Flow, RunBlocking
 from ._model import Credentials
 from ._process import run_credential_process
 from ._shared_keys import section_keys

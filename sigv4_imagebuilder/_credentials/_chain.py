@@ -22,6 +22,7 @@ import datetime
 from collections.abc import Callable, Mapping
 from typing import Union
 
+from .._actions import Flow
 from .._clock import utcnow
 from .._errors import NoCredentialsError
 from .._shared_files import SharedFiles, profile_keys
@@ -30,7 +31,6 @@ from ._common import Skip
 from ._container import container_flow
 from ._environment import environment_source
 from ._imds import imds_flow
-from ._io import Flow
 from ._model import Credentials
 from ._process import process_source
 from ._resolver import CredentialResolver

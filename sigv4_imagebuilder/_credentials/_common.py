@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._actions import Flow, Outcome, RunBlocking
 from .._errors import CredentialRetrievalError
 from .._http import HttpRequest, HttpResponse, host_header
 from .._text import printable
-from ._io import Flow, Outcome, RunBlocking
 from ._model import Credentials
 
 _FIELDS = ("access_key_id", "secret_access_key", "session_token")

@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from .._actions import Flow, Outcome, Send
 from .._errors import CredentialRetrievalError
 from ._common import (
     Skip,
@@ -16,7 +17,6 @@ from ._common import (
     read_json,
     read_token_file,
 )
-from ._io import Flow, Outcome, Send
 from ._model import Credentials, header_problem
 
 CONTAINER_HOST = "169.254.170.2"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from .._actions import Flow, Outcome, Send
 from .._errors import CredentialRetrievalError
 from .._text import printable
 from ._common import (
@@ -15,7 +16,6 @@ from ._common import (
     get_request,
     read_json,
 )
-from ._io import Flow, Outcome, Send
 from ._model import Credentials, header_problem
 
 IMDS_ENDPOINT = "http://169.254.169.254"

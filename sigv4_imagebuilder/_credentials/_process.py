@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from typing import IO
 
+from .._actions import Flow, RunBlocking
 from .._errors import CredentialRetrievalError
 from ._common import Skip, credentials_from_json
-from ._io import Flow, RunBlocking
 from ._model import Credentials
 
 #: How long the helper may take, as the AWS CLI allows.

@@ -20,8 +20,8 @@ import logging
 from collections.abc import Callable
 from types import TracebackType
 
+from .._actions import AcquireLock, Flow
 from .._clock import utcnow
-from ._io import AcquireLock, Flow
 from ._model import Credentials
 
 logger = logging.getLogger("sigv4_imagebuilder")

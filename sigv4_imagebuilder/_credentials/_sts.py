@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
+from .._actions import Flow, Outcome, Send
 from .._endpoints import partition_for
 from .._errors import CredentialRetrievalError
 from .._http import HttpRequest, HttpResponse, host_header
 from .._signing import sign
 from .._text import printable
 from ._common import checked_url, credentials_from_json
-from ._io import Flow, Outcome, Send
 from ._model import Credentials
 
 API_VERSION = "2011-06-15"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, Union, runtime_checkable
 
+from .._actions import Flow, RunBlocking
 from .._errors import CredentialRetrievalError, ParamValidationError
-from ._io import Flow, RunBlocking
 from ._model import Credentials
 from ._resolver import CredentialResolver
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .._actions import Flow
 from ._common import Skip, read_token_file
-from ._io import Flow
 from ._model import Credentials
 from ._sts import sts_flow
 
