@@ -148,9 +148,19 @@ def test_the_sdist_holds_the_tests_fixtures_and_docs(sdist: dict[str, bytes]) ->
         assert name in sdist, name
     for name in ("noxfile.py", "Makefile", "MANIFEST.in"):
         assert name in sdist, name
-    tests = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("*.py")}
-    fixtures = {p.relative_to(ROOT).as_posix() for p in (ROOT / "fixtures").rglob("*.json")}
+
+    # Every file the suite reads, whatever its kind (a TLS test's key and
+    # certificate too), not only the Python and JSON ones.
+    def shipped(folder: str) -> set[str]:
+        return {
+            p.relative_to(ROOT).as_posix()
+            for p in (ROOT / folder).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        }
+
+    tests, fixtures = shipped("tests"), shipped("fixtures")
     assert "tests/conftest.py" in tests and "fixtures/success.json" in fixtures
+    assert "tests/tls/selfsigned.pem" in tests
     assert any("/" in f.removeprefix("fixtures/") for f in fixtures)  # subfolders too
     assert tests | fixtures <= set(sdist)
     assert f"{PACKAGE}/py.typed" in sdist
