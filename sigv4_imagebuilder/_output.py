@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ._text import printable
+
 #: The formats ``--output`` accepts, the AWS CLI's default first.
 OUTPUT_FORMATS = ("json", "text")
 DEFAULT_OUTPUT = "json"
@@ -59,8 +61,7 @@ def compile_query(expression: str) -> Any:
         # RecursionError: thousands of nested parentheses; ValueError: an index
         # past int()'s digit limit. Neither is the user's fault to debug.
         shown = expression if len(expression) <= 80 else expression[:80] + "..."
-        reason = str(exc) if isinstance(exc, JMESPathError) else type(exc).__name__
-        raise OutputError(f"Bad value for --query {shown}: {reason}") from None
+        raise OutputError(f"Bad value for --query {shown}: {_reason(exc)}") from None
 
 
 def render(data: Any, output: str, query: Any = None) -> str:
@@ -106,8 +107,17 @@ def _search(query: Any, data: Any) -> Any:
     try:
         return query.search(data)
     except (JMESPathError, RecursionError, ValueError, TypeError) as exc:
-        reason = str(exc) if isinstance(exc, JMESPathError) else type(exc).__name__
-        raise QueryError(f"--query failed on the reply: {reason}") from None
+        raise QueryError(f"--query failed on the reply: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    # jmespath's own words, but short: older releases quote the whole
+    # expression (and a caret line) in them.
+    from jmespath.exceptions import JMESPathError
+
+    if not isinstance(exc, JMESPathError):
+        return type(exc).__name__
+    return printable(str(exc), 160)
 
 
 def _is_scalar(value: object) -> bool:
