@@ -41,35 +41,12 @@ def test_unsendable_values_are_refused_before_sending_and_never_retried(
         "AWS_SECRET_ACCESS_KEY": "s",
         variable: value,
     }
-    sent: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(200, json={})
-
-    transport = httpx.MockTransport(handler)
-    if mode == "sync":
-        client = sib.ImageBuilderClient(
-            region="us-east-1", env=env, http_client=httpx.Client(transport=transport)
-        )
-        with pytest.raises(sib.CredentialRetrievalError) as info:
-            client.cancel_image_creation(ARN)
-    else:
-        import asyncio
-
-        async def call() -> None:
-            aclient = sib.AsyncImageBuilderClient(
-                region="us-east-1", env=env, http_client=httpx.AsyncClient(transport=transport)
-            )
-            await aclient.cancel_image_creation(ARN)
-
-        with pytest.raises(sib.CredentialRetrievalError) as info:
-            asyncio.run(call())
-    text = str(info.value) + repr(info.value)
+    sent, error = _refused_call(mode, env, "cancel_image_creation")
+    text = str(error) + repr(error)
     assert f"environment: {variable} is not a valid HTTP header value" in text
     assert reason in text
     assert "SECRETTOKEN" not in text
-    assert sent == [] and info.value.retry_attempts == 0
+    assert sent == [] and error.retry_attempts == 0
 
 
 def test_cli_refuses_a_crlf_token_without_printing_it(tmp_path: Path) -> None:
@@ -99,6 +76,18 @@ def test_a_secret_with_a_lone_surrogate_is_refused_before_sending(
         "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
         "AWS_SECRET_ACCESS_KEY": "wJalrSECRETTOKEN\udcff",
     }
+    sent, error = _refused_call(mode, env, "get_image")
+    text = str(error) + repr(error)
+    assert "environment: AWS_SECRET_ACCESS_KEY cannot be encoded as UTF-8" in text
+    assert "SECRETTOKEN" not in text and "udcff" not in text
+    assert sent == []
+
+
+def _refused_call(
+    mode: str, env: dict[str, str], method: str
+) -> tuple[list[httpx.Request], sib.CredentialRetrievalError]:
+    """Call ``method`` on a sync or async client built from ``env``; expect the
+    credentials to be refused. Returns what reached the transport, and the error."""
     sent: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -111,7 +100,7 @@ def test_a_secret_with_a_lone_surrogate_is_refused_before_sending(
             region="us-east-1", env=env, http_client=httpx.Client(transport=transport)
         )
         with pytest.raises(sib.CredentialRetrievalError) as info:
-            client.get_image(ARN)
+            getattr(client, method)(ARN)
     else:
         import asyncio
 
@@ -119,11 +108,8 @@ def test_a_secret_with_a_lone_surrogate_is_refused_before_sending(
             aclient = sib.AsyncImageBuilderClient(
                 region="us-east-1", env=env, http_client=httpx.AsyncClient(transport=transport)
             )
-            await aclient.get_image(ARN)
+            await getattr(aclient, method)(ARN)
 
         with pytest.raises(sib.CredentialRetrievalError) as info:
             asyncio.run(call())
-    text = str(info.value) + repr(info.value)
-    assert "environment: AWS_SECRET_ACCESS_KEY cannot be encoded as UTF-8" in text
-    assert "SECRETTOKEN" not in text and "udcff" not in text
-    assert sent == []
+    return sent, info.value
