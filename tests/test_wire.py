@@ -427,6 +427,47 @@ async def test_a_server_that_never_reads_is_a_write_timeout() -> None:
         assert transport.open_connections == 0
 
 
+async def test_a_large_body_to_a_slow_reader_and_from_a_slow_writer() -> None:
+    size = 16 * 1024 * 1024
+
+    async def slow(reader: Any, writer: Any, index: int) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(0.1)  # the client's writes back up meanwhile
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+        writer.write(b"y" * size)
+        await reader.read()
+
+    client, transport = wire_client()
+    async with serving(slow) as server, client:
+        async with client.stream("POST", server.url, content=b"u" * size) as response:
+            await asyncio.sleep(0.2)  # the reply backs up: reading pauses, then resumes
+            total = 0
+            async for chunk in response.aiter_raw():
+                total += len(chunk)
+            assert total == size
+        assert transport.idle_connections == 1
+
+
+async def test_a_streamed_request_body_is_sent_chunked() -> None:
+    async def chunked(reader: Any, writer: Any, index: int) -> None:
+        server.requests.append(await reader.readuntil(b"0\r\n\r\n"))
+        writer.write(reply())
+        await reader.read()
+
+    async def upload() -> AsyncIterator[bytes]:
+        yield b"abc"
+        yield b"de"
+
+    client, _ = wire_client()
+    async with serving(chunked) as server, client:
+        assert (await client.post(server.url, content=upload())).content == b"hello"
+    (request,) = server.requests
+    assert b"Transfer-Encoding: chunked\r\n" in request
+    assert request.endswith(b"\r\n\r\n5\r\nabcde\r\n0\r\n\r\n")
+
+
 @pytest.mark.parametrize(
     ("wire", "error", "match"),
     [
@@ -743,6 +784,16 @@ async def test_tls_with_a_trusted_certificate_and_its_host_name() -> None:
         with pytest.raises(httpx.ConnectError) as info:
             await client.get(f"https://localhost:{port}/")
         assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+
+
+async def test_the_default_context_verifies_and_refuses_a_self_signed_certificate() -> None:
+    transport = AsyncWireTransport()
+    client = httpx.AsyncClient(transport=transport, timeout=5.0)
+    async with serving(tls=_server_tls()) as server, client:
+        with pytest.raises(httpx.ConnectError) as info:
+            await client.get(server.url)
+        assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+        assert transport.open_connections == 0
 
 
 async def test_our_clients_refuse_a_self_signed_certificate(
