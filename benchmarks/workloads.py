@@ -123,9 +123,14 @@ def ours_sync(endpoint: str | None) -> tuple[Callable[[], Any], Parts]:
     creds = sib.Credentials(ACCESS_KEY, SECRET_KEY)
     parts = Parts()
     if endpoint is None:
-        # Library overhead: an in-memory transport instead of a socket.
+        # Library overhead: an in-memory transport instead of a socket. The stub answers as
+        # boto3's does below: a response object around headers and an unread body stream.
+        # (Response(content=...) would also encode, measure and pre-read the body, the
+        # stub server's work, not the library's: a fifth of this call's CPU.)
+        raw_headers = [(k.encode(), v.encode()) for k, v in HEADERS.items()]
+
         def handler(request: httpx.Request) -> httpx.Response:
-            return httpx.Response(200, content=BODY, headers=HEADERS)
+            return httpx.Response(200, headers=raw_headers, stream=httpx.ByteStream(BODY))
 
         client = sib.ImageBuilderClient(
             region="us-east-1",

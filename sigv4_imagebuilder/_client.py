@@ -117,7 +117,8 @@ class _BaseClient(Generic[HttpT]):
         self._owns_http = http_client is None
         self._http: HttpT = http_client or http_class(**self._new_http_kwargs())  # type: ignore[assignment]
         # Our own client has no event hooks and no use for cookies: send
-        # through its transport (see _transport). A user's goes through send().
+        # through its transport (see _transport). A user's client does too
+        # while it is plain and has no hooks (checked per call, in _transport).
         self._direct: bool = self._owns_http and bool(_transport.DIRECT_SEND_SUPPORTED)
         self._limit = self._max_concurrency or _transport.pool_size(self._http)
         self._start()

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import threading
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._http import HttpRequest
@@ -68,18 +69,30 @@ class _SigningRequest:
         self.context: dict[str, Any] = {}
 
 
-def signing_key(secret: str, datestamp: str, region: str, service: str) -> bytes:
+def _hmac_sha256(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def signing_key(
+    secret: str,
+    datestamp: str,
+    region: str,
+    service: str,
+    hmac_sha256: Callable[[bytes, str], bytes] = _hmac_sha256,
+) -> bytes:
     """Return the SigV4 signing key, derived once per (secret, date, region, service).
 
     The cache is keyed by a digest of the secret, so no plaintext secret
-    outlives the credentials that carried it.
+    outlives the credentials that carried it. ``hmac_sha256(key, msg)`` is
+    the step the derivation chains; the signer passes botocore's own
+    (``SigV4Auth._sign``), as ``SigV4Auth.signature`` would use.
     """
     cache_key = (hashlib.sha256(secret.encode()).digest(), datestamp, region, service)
     key = _key_cache.get(cache_key)
     if key is None:
-        key = hmac.new(f"AWS4{secret}".encode(), datestamp.encode(), hashlib.sha256).digest()
+        key = hmac_sha256(f"AWS4{secret}".encode(), datestamp)
         for part in (region, service, "aws4_request"):
-            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+            key = hmac_sha256(key, part)
         if len(_key_cache) >= _KEY_CACHE_SIZE:
             _key_cache.clear()
         _key_cache[cache_key] = key
@@ -131,6 +144,7 @@ def _signer_class() -> type[SigV4Auth]:
                                 datestamp,
                                 self._region_name,
                                 self._service_name,
+                                self._sign,
                             )
                             self._key = (datestamp, key)
                         return str(self._sign(key, string_to_sign, hex=True))

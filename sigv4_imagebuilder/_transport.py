@@ -17,12 +17,15 @@ clients. What it promises, whatever the user's ``httpx.Client`` is set to:
   (retried), local refusals (a URL or header httpx will not send) a
   ``ConfigurationError`` (never retried, never echoing the value).
 
-A user's own ``http_client`` is sent through with ``Client.send`` (its event
-hooks, mounts, proxies and cookies all apply). A client the library made
-itself has no hooks and no use for cookies, so its requests go straight to
-the transport ``Client.send`` would pick (``direct=True``): the same
-mounts, proxies and pool, without the cookie jar and redirect machinery that
-cost a quarter of a warm call.
+Requests go straight to the transport ``Client.send`` would pick: the same
+mounts, proxies and pool, without the auth, hook and redirect machinery
+that cost a quarter of a warm call. A client the library made itself always
+goes that way (``direct=True``: it has no hooks and no use for cookies). A
+user's own ``http_client`` does too while it is a plain ``httpx.Client`` or
+``httpx.AsyncClient`` without event hooks, and the cookies a reply sets
+still reach its jar; one with hooks, or of a subclass, goes through
+``Client.send``, so everything it adds applies. While ``Client.send`` is
+patched (a recorder, a mock), every client goes through it.
 """
 
 from __future__ import annotations
@@ -460,13 +463,37 @@ def _log_like_httpx(request: httpx.Request, response: httpx.Response) -> None:
         )
 
 
+def _plain(http: httpx.Client | httpx.AsyncClient, plain_type: type) -> bool:
+    # A user's client whose send() would add nothing to the transport's work:
+    # httpx's own class (a subclass may override any step of send), with no
+    # event hook (looked up per call: hooks can be added at any time).
+    # The one other thing send() does, storing cookies, _keep_cookies does.
+    hooks = http.event_hooks
+    return (
+        type(http) is plain_type
+        and DIRECT_SEND_SUPPORTED
+        and not hooks["request"]
+        and not hooks["response"]
+    )
+
+
+def _keep_cookies(http: httpx.Client | httpx.AsyncClient, response: httpx.Response) -> None:
+    # What Client.send does with every reply; only a user's client's jar is
+    # anyone's business, and Image Builder sets no cookies.
+    if "set-cookie" in response.headers:
+        http.cookies.extract_cookies(response)
+
+
 def _open(http: httpx.Client, request: httpx.Request, direct: bool) -> httpx.Response:
-    if not direct or not _unpatched(http, _SYNC_SEND):
+    owned = direct
+    if not (owned or _plain(http, httpx.Client)) or not _unpatched(http, _SYNC_SEND):
         return http.send(request, auth=None, follow_redirects=False, stream=True)
     if http.is_closed:
         raise _closed_error()
     response = http._transport_for_url(request.url).handle_request(request)
     response.request = request
+    if not owned:
+        _keep_cookies(http, response)
     _log_like_httpx(request, response)
     return response
 
@@ -484,9 +511,10 @@ def send(
         http: the client to send with.
         request: from :func:`build_request`.
         deadline: seconds the whole attempt may take, or None.
-        direct: send through the transport ``http`` would pick, not
-            ``http.send()``; only for a client without event hooks whose
-            cookies do not matter (one the library made). Ignored while
+        direct: ``http`` is the library's own client: send through the
+            transport it would pick, not ``http.send()``, and keep no
+            cookies. Without it, a plain client without event hooks is sent
+            the same way, with its cookies kept. Both step aside while
             ``send`` or ``_send_single_request`` is patched (a recorder).
     """
     start = time.monotonic()
@@ -550,7 +578,8 @@ async def _aopen(
     direct: bool,
     gate: asyncio.Lock | None,
 ) -> httpx.Response:
-    if not direct or not _unpatched(http, _ASYNC_SEND):
+    owned = direct
+    if not (owned or _plain(http, httpx.AsyncClient)) or not _unpatched(http, _ASYNC_SEND):
         return await http.send(request, auth=None, follow_redirects=False, stream=True)
     if http.is_closed:
         raise _closed_error()
@@ -566,6 +595,8 @@ async def _aopen(
         finally:
             body.open_gate()  # a failure, or a transport that never read the body
     response.request = request
+    if not owned:
+        _keep_cookies(http, response)
     _log_like_httpx(request, response)
     return response
 

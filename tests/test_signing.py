@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from conftest import ARN, TOKEN
@@ -221,3 +222,30 @@ def test_credentials_that_cannot_be_cached_still_sign_alike() -> None:
     plain = sign(unsigned, AWS_EXAMPLE, region="us-east-1", now=WHEN)
     odd = Unhashable(AWS_EXAMPLE.access_key_id, AWS_EXAMPLE.secret_access_key)
     assert sign(unsigned, odd, region="us-east-1", now=WHEN) == plain
+
+
+def test_the_signing_key_is_derived_with_botocores_hmac_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The whole signature, key derivation included, is botocore's SigV4 code:
+    # only its result is cached.
+    from botocore.auth import SigV4Auth
+
+    from sigv4_imagebuilder import _signing
+
+    calls: list[str] = []
+    original = SigV4Auth._sign
+
+    def counting(self: Any, key: bytes, msg: str, hex: bool = False) -> Any:
+        calls.append(msg if len(msg) < 40 else "string to sign")
+        return original(self, key, msg, hex=hex)
+
+    monkeypatch.setattr(SigV4Auth, "_sign", counting)
+    monkeypatch.setattr(_signing, "_key_cache", {})
+    credentials = sib.Credentials("AKIDFRESH", "a-secret-never-used-before")
+    unsigned = build_request("https://imagebuilder.us-east-1.amazonaws.com", b"{}")
+    sign(unsigned, credentials, region="us-east-1", now=WHEN)
+    assert calls == ["20150830", "us-east-1", "imagebuilder", "aws4_request", "string to sign"]
+    calls.clear()
+    sign(unsigned, credentials, region="us-east-1", now=WHEN)
+    assert calls == ["string to sign"]  # the key is cached, the signature is not

@@ -1117,3 +1117,113 @@ async def test_a_raw_oserror_out_of_the_transport_is_ours() -> None:
         with pytest.raises(sib.ConnectError) as info:
             await client.cancel_image_creation(ARN)
     assert isinstance(info.value.__cause__, ConnectionResetError)
+
+
+def _cookie_reply(request: httpx.Request) -> httpx.Response:
+    reply = _reply(request)
+    reply.headers["set-cookie"] = "seen=yes; Path=/"
+    return reply
+
+
+def _users_client(mode: str, cls: type | None = None) -> Any:
+    endpoint = "http://users-mount.test"
+    if mode == "sync":
+        return (cls or httpx.Client)(mounts={endpoint: httpx.MockTransport(_cookie_reply)})
+
+    async def ahandler(request: httpx.Request) -> httpx.Response:
+        return _cookie_reply(request)
+
+    return (cls or httpx.AsyncClient)(mounts={endpoint: httpx.MockTransport(ahandler)})
+
+
+def _cancel_with(mode: str, http: Any) -> sib.CancelImageCreationResponse:
+    kwargs: dict[str, Any] = {
+        "region": "us-east-1",
+        "credentials": CREDS,
+        "endpoint_url": "http://users-mount.test",
+        "max_attempts": 1,
+        "http_client": http,
+    }
+    if mode == "sync":
+        return sib.ImageBuilderClient(**kwargs).cancel_image_creation(ARN)
+
+    async def run() -> sib.CancelImageCreationResponse:
+        return await sib.AsyncImageBuilderClient(**kwargs).cancel_image_creation(ARN)
+
+    return asyncio.run(run())
+
+
+@modes
+def test_a_plain_users_client_goes_to_its_transport_and_keeps_its_cookies(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Neither client's auth/hook/redirect machinery runs (send() would call these).
+    def not_here(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("Client.send's machinery ran")
+
+    for cls in (httpx.Client, httpx.AsyncClient):
+        monkeypatch.setattr(cls, "_send_handling_auth", not_here)
+    http = _users_client(mode)
+    assert _cancel_with(mode, http).request_id == "r"
+    # What send() would have done with the reply's Set-Cookie, done all the same.
+    assert http.cookies.get("seen") == "yes"
+
+
+@modes
+def test_a_hook_added_to_a_users_client_later_still_runs(mode: str) -> None:
+    seen: list[str] = []
+
+    def on_response(response: httpx.Response) -> None:
+        seen.append(response.headers["x-amzn-RequestId"])
+
+    async def aon_response(response: httpx.Response) -> None:
+        on_response(response)
+
+    http = _users_client(mode)
+    assert _cancel_with(mode, http).request_id == "r"
+    assert seen == []
+    http.event_hooks["response"].append(on_response if mode == "sync" else aon_response)
+    _cancel_with(mode, http)
+    assert seen == ["r"]
+
+
+@modes
+def test_a_subclassed_users_client_goes_through_send(mode: str) -> None:
+    # A subclass may override any step of send(); the library cannot know
+    # which, so it calls send() and every step applies.
+    steps: list[str] = []
+    base = httpx.Client if mode == "sync" else httpx.AsyncClient
+
+    class Tracing(base):  # type: ignore[valid-type,misc]
+        def _send_handling_auth(self, *args: Any, **kwargs: Any) -> Any:
+            steps.append("auth")
+            return super()._send_handling_auth(*args, **kwargs)
+
+    http = _users_client(mode, Tracing)
+    assert _cancel_with(mode, http).request_id == "r"
+    assert steps == ["auth"]
+
+
+@modes
+@pytest.mark.parametrize("whose", ["own", "users"])
+def test_an_environment_proxy_carries_the_request(
+    mode: str, whose: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The endpoint's name resolves nowhere: only the proxy can have answered.
+    proxy = Recorder(Reply(status=200, body=_CANCEL_REPLY.encode()))
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with LoopbackServer(proxy) as server:
+        monkeypatch.setenv("HTTP_PROXY", server.endpoint_url)
+        monkeypatch.setenv("http_proxy", server.endpoint_url)
+        factory = None
+        if whose == "users":
+            factory = lambda mode: httpx.Client() if mode == "sync" else httpx.AsyncClient()  # noqa: E731
+        result = outcome(
+            mode,
+            "http://imagebuilder.proxied.invalid",
+            max_attempts=1,
+            http_client_factory=factory,
+        )
+    assert isinstance(result, sib.CancelImageCreationResponse), result
+    assert [r.header("host") for r in proxy.received] == ["imagebuilder.proxied.invalid"]
