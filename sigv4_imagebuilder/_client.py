@@ -161,16 +161,19 @@ class _BaseClient(Generic[HttpT]):
     def _new_http_kwargs(self) -> dict[str, Any]:
         # A pool as large as the in-flight limit, all of it kept alive, so a
         # fan-out reuses its connections instead of reopening them.
-        size = self._max_concurrency or _transport.DEFAULT_MAX_CONCURRENCY
         kwargs: dict[str, Any] = {
             "timeout": self._timeout or DEFAULT_TIMEOUT,
-            "limits": httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            "limits": self._pool_limits(),
         }
         if _transport.LAZY_CA_SUPPORTED:
             # httpx's default verification, with the CA bundle read at the first
             # TLS handshake rather than now: an http:// endpoint never reads it.
             kwargs["verify"] = _transport.lazy_verifying_context()
         return kwargs
+
+    def _pool_limits(self) -> httpx.Limits:
+        size = self._max_concurrency or _transport.DEFAULT_MAX_CONCURRENCY
+        return httpx.Limits(max_connections=size, max_keepalive_connections=size)
 
     @property
     def region(self) -> str:
@@ -513,9 +516,16 @@ class AsyncImageBuilderClient(_BaseClient[httpx.AsyncClient]):
     _HTTP_CLASS = httpx.AsyncClient
 
     def _start(self) -> None:
-        # One request at a time between entering httpx's pool and starting on
-        # a connection: see _transport._GatedBody.
-        self._pool_gate = _asyncio().Lock() if self._direct else None
+        # Our own client sends through our asyncio transport (see _wire): a
+        # fraction of the CPU of httpcore's, and a pool that needs no gate.
+        wired = None
+        if self._owns_http:
+            from . import _wire
+
+            wired = _wire.install(self._http, self._pool_limits())
+        # Otherwise one request at a time between entering httpx's pool and
+        # starting on a connection: see _transport._GatedBody.
+        self._pool_gate = _asyncio().Lock() if self._direct and wired is None else None
         # Far more waiters than connections collapse httpcore's async pool
         # (encode/httpx#3215); calls past the limit wait here instead.
         self._slots = _asyncio().Semaphore(self._limit)
