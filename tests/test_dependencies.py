@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from importlib.metadata import requires
 from typing import Any
 
+import httpx
 import pytest
 
 import sigv4_imagebuilder as sib
@@ -46,39 +47,48 @@ def test_sniffio_detects_asyncio() -> None:
 
 
 @pytest.fixture
-def failed_sniffio_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Record every ``import sniffio`` that raises, wherever it comes from."""
-    failures: list[str] = []
+def sniffio_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Record every ``import sniffio``, wherever it comes from: True if it succeeded."""
+    imports: list[bool] = []
     real_import = builtins.__import__
 
     def counting_import(name: str, *args: Any, **kwargs: Any) -> Any:
         try:
-            return real_import(name, *args, **kwargs)
+            module = real_import(name, *args, **kwargs)
         except ImportError:
             if name == "sniffio":
-                failures.append(name)
+                imports.append(False)
             raise
+        if name == "sniffio":
+            imports.append(True)
+        return module
 
     monkeypatch.setattr(builtins, "__import__", counting_import)
-    yield failures
+    yield imports
 
 
 async def test_async_calls_over_a_socket_never_retry_a_failing_sniffio_import(
-    failed_sniffio_imports: list[str],
+    sniffio_imports: list[bool],
 ) -> None:
-    # A real socket: respx would replace httpcore's pool, and with it the locks and events
-    # whose creation runs the import.
+    # A real socket through httpcore: the library's own async client has its own
+    # transport, so a user's httpx.AsyncClient (sent through httpcore's pool, whose
+    # locks and events run the import); respx would replace that pool.
     reply = Reply(
         headers=[("x-amzn-RequestId", "r"), ("Content-Type", "application/json")], body=BODY
     )
     with LoopbackServer(lambda request: reply) as server:
-        async with sib.AsyncImageBuilderClient(
-            region="us-east-1",
-            credentials=sib.Credentials("AKIDDEPS", "deps-secret"),
-            endpoint_url=server.endpoint_url,
-            max_attempts=1,
-        ) as client:
+        async with (
+            httpx.AsyncClient() as http,
+            sib.AsyncImageBuilderClient(
+                region="us-east-1",
+                credentials=sib.Credentials("AKIDDEPS", "deps-secret"),
+                endpoint_url=server.endpoint_url,
+                max_attempts=1,
+                http_client=http,
+            ) as client,
+        ):
             for _ in range(20):
                 result = await client.cancel_image_creation(ARN, client_token="t")
                 assert result.image_build_version_arn == ARN
-    assert failed_sniffio_imports == []
+    assert sniffio_imports, "the calls never reached httpcore's async machinery"
+    assert all(sniffio_imports)
