@@ -13,8 +13,9 @@ httpcore would send, over an ``asyncio.Protocol`` and a pool of its own:
   FIFO queue (``pool`` timeout: ``httpx.PoolTimeout``), at most
   ``max_keepalive_connections`` idle, each for ``keepalive_expiry`` seconds;
 * a connection that the server closed or wrote to while idle is dropped
-  at checkout; a request whose *reused* connection fails before any reply
-  byte arrives is sent once more on a fresh one, as browsers and urllib3 do;
+  at checkout; one the server drops under a request is an error, never a
+  silent second send (the server may have read the request: only the
+  client's ``max_attempts`` may send it again, as botocore does);
 * a connection goes back to the pool only when its reply was read to the
   end and h11 says it can carry another; any failure or cancellation closes
   it and frees its place at once (the bookkeeping is synchronous, so a
@@ -37,12 +38,14 @@ stock ``httpx.AsyncHTTPTransport`` instead, so a mock is never bypassed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import socket
 import ssl
 import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import h11
 import httpcore
@@ -125,7 +128,10 @@ class Exchange:
         try:
             return self._h11.next_event()
         except h11.RemoteProtocolError as exc:
-            raise httpx.RemoteProtocolError(str(exc)) from exc
+            # h11's text quotes the offending line, which a hostile server can
+            # fill with what we sent it (the token): its first clause only.
+            reason = str(exc).split(":", 1)[0][:80]
+            raise httpx.RemoteProtocolError(reason) from None
 
     @property
     def awaiting_response(self) -> bool:
@@ -272,8 +278,9 @@ class _Connection(asyncio.Protocol, PooledConnection):
     # asyncio.Protocol: called by the event loop.
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Not an isinstance check: uvloop's transports are not asyncio.Transport
+        # subclasses, though they have its methods.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self._chunks.append(data)
@@ -323,7 +330,15 @@ class _Connection(asyncio.Protocol, PooledConnection):
         """Close at once, without a TLS goodbye: nothing waits on a dropped connection."""
         transport = self.transport
         if transport is not None:
-            transport.abort()
+            try:
+                transport.abort()
+            except RuntimeError:
+                # Its event loop is closed (aclose() from a later asyncio.run):
+                # nothing can run there now. End the TCP connection at least;
+                # the socket object is closed when it is collected.
+                sock = transport.get_extra_info("socket")
+                with contextlib.suppress(OSError, AttributeError):
+                    sock.shutdown(socket.SHUT_RDWR)
         if not self._eof:
             # A reader still waiting learns why its reply will never come.
             self._eof = True
@@ -549,32 +564,32 @@ class AsyncWireTransport(httpx.AsyncBaseTransport):
         headers = request.headers.raw
         read_timeout = timeouts.get("read")
         write_timeout = timeouts.get("write")
-        for attempt in (1, 2):
-            conn = await self._checkout(origin, timeouts)
-            reused = conn.transport is not None
-            if not reused:
-                await self._connect(conn, timeouts.get("connect"))
-            try:
-                data = conn.exchange.request_bytes(method, target, headers, body)
-                await conn.write(data, write_timeout)
+        conn = await self._checkout(origin, timeouts)
+        if conn.transport is None:
+            await self._connect(conn, timeouts.get("connect"))
+        # A kept-alive connection the server drops under the request is not
+        # sent on again here: the server may have read the request, and only
+        # the caller's retry rules (max_attempts) may send it twice.
+        try:
+            data = conn.exchange.request_bytes(method, target, headers, body)
+            await conn.write(data, write_timeout)
+            event = await conn.next_event(read_timeout)
+            while type(event) is h11.InformationalResponse:
                 event = await conn.next_event(read_timeout)
-                while type(event) is h11.InformationalResponse:
-                    event = await conn.next_event(read_timeout)
-                if type(event) is not h11.Response:
-                    raise httpx.RemoteProtocolError(
-                        f"unexpected {type(event).__name__} instead of a reply"
-                    )
-            except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
-                stale = reused and conn.exchange.received == 0
-                self._discard(conn)
-                if stale and attempt == 1:
-                    # The server closed the kept-alive connection as we sent on it.
-                    continue
-                raise
-            except BaseException:
-                self._discard(conn)
-                raise
-            break
+            if type(event) is not h11.Response:
+                raise httpx.RemoteProtocolError(
+                    f"unexpected {type(event).__name__} instead of a reply"
+                )
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+            self._discard(conn)
+            if self._closed:  # aclose() took the connection from under the request
+                raise RuntimeError(
+                    "Cannot send a request, as the transport has been closed."
+                ) from None
+            raise
+        except BaseException:
+            self._discard(conn)
+            raise
         status, raw_headers, extensions = response_head(event)
         return httpx.Response(
             status,
@@ -630,6 +645,8 @@ class AsyncWireTransport(httpx.AsyncBaseTransport):
         if result is _CLOSED:
             raise RuntimeError("Cannot send a request, as the transport has been closed.")
         if result is None:  # a place freed for a new connection
+            if self._closed:  # ... and the transport closed before we resumed
+                raise RuntimeError("Cannot send a request, as the transport has been closed.")
             return self._new(origin)
         assert isinstance(result, _Connection)
         return result
@@ -722,6 +739,8 @@ class AsyncWireTransport(httpx.AsyncBaseTransport):
         self._conns.discard(conn)
 
     def _free_place(self) -> None:
+        if self._closed:  # aclose() zeroed the count and woke every waiter
+            return
         waiters = self._waiters
         while waiters:
             _, waiter = waiters.popleft()

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import ARN, CREDS, NO_SLEEP, SECRET, SESSION_TOKEN
-from hostile import assert_no_secrets, capture_everything, outcome, signatures
+from hostile import assert_no_secrets, capture_everything, client_kwargs, outcome, signatures
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder import _transport
@@ -1338,3 +1338,57 @@ def test_a_server_echoing_our_secrets_into_the_reply_head_gets_them_nowhere(
     assert isinstance(result, sib.ImageBuilderError), result
     assert signatures_sent
     assert_no_secrets(result, caplog=caplog, extra=signatures_sent)
+
+
+@modes
+@pytest.mark.parametrize("max_attempts", [1, 2])
+def test_a_kept_alive_connection_dropped_under_a_request_is_sent_again_only_as_an_attempt(
+    mode: str, max_attempts: int
+) -> None:
+    # The server reads the second call's request on the kept-alive connection
+    # and hangs up: it may have acted on it. Sending it again is a retry, and
+    # only max_attempts allows one (as botocore; aiohttp resends silently).
+    ok = Reply(
+        headers=[("x-amzn-RequestId", "r"), ("Content-Type", "application/json")],
+        body=_CANCEL_REPLY.encode(),
+    )
+    replies = iter([ok, Reply(drop=True), ok])
+    recorder = Recorder(ok)
+
+    def handler(request: ReceivedRequest) -> Reply:
+        recorder.received.append(request)
+        return next(replies)
+
+    async def calls_async(endpoint: str) -> list[Any]:
+        async with sib.AsyncImageBuilderClient(
+            **client_kwargs(endpoint, max_attempts=max_attempts)
+        ) as client:
+            results: list[Any] = []
+            for _ in range(2):
+                try:
+                    results.append(await client.cancel_image_creation(ARN))
+                except sib.ImageBuilderError as exc:
+                    results.append(exc)
+            return results
+
+    with LoopbackServer(handler) as server:
+        if mode == "sync":
+            results: list[Any] = []
+            with sib.ImageBuilderClient(
+                **client_kwargs(server.endpoint_url, max_attempts=max_attempts)
+            ) as client:
+                for _ in range(2):
+                    try:
+                        results.append(client.cancel_image_creation(ARN))
+                    except sib.ImageBuilderError as exc:
+                        results.append(exc)
+        else:
+            results = asyncio.run(calls_async(server.endpoint_url))
+    assert isinstance(results[0], sib.CancelImageCreationResponse)
+    if max_attempts == 1:
+        assert isinstance(results[1], sib.ConnectionClosedError), results[1]
+        assert len(recorder.received) == 2
+    else:
+        assert isinstance(results[1], sib.CancelImageCreationResponse), results[1]
+        assert results[1].metadata.retry_attempts == 1
+        assert len(recorder.received) == 3
