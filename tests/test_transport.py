@@ -481,7 +481,9 @@ def test_good_timeouts_and_limits_are_kept() -> None:
         max_concurrency=7,
     ) as client:
         assert client.max_concurrency == 7
-        assert client._http._transport._pool._max_connections == 7  # type: ignore[attr-defined]
+        wire = client._http._transport  # the library's own transport (see _wire)
+        assert wire._max == 7  # type: ignore[attr-defined]
+        assert wire._fallback._pool._max_connections == 7  # type: ignore[attr-defined]
 
 
 # --- local refusals are typed and never retried (9.14) ---
@@ -1091,7 +1093,9 @@ def test_a_plain_http_call_never_reads_the_ca_bundle() -> None:
         ) as client,
     ):
         client.cancel_image_creation(ARN)
-        context = client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
+        wire = client._http._transport  # the library's own transport shares the context
+        context = wire._ssl_context  # type: ignore[attr-defined]
+        assert context is wire._fallback._pool._ssl_context  # type: ignore[attr-defined]
         assert context.cert_store_stats()["x509_ca"] == 0
 
 
