@@ -464,9 +464,8 @@ def test_fifty_threads_share_one_client_and_never_one_connection() -> None:
 
 def test_connection_refused_is_a_connect_error() -> None:
     client, transport = wire_client()
-    with client:
-        with pytest.raises(httpx.ConnectError) as info:
-            client.get(f"http://127.0.0.1:{free_port()}/")
+    with client, pytest.raises(httpx.ConnectError) as info:
+        client.get(f"http://127.0.0.1:{free_port()}/")
     assert isinstance(info.value.__cause__, OSError)
     assert transport.open_connections == 0
 
@@ -960,9 +959,11 @@ def test_respx_still_mocks_our_clients(using: str) -> None:
         assert result.image_build_version_arn == ARN and route.call_count == 1
         assert server.connections == 0  # nothing reached the socket
         # and once the mock is gone, the real server answers through our transport
-        with _library_client(server.url) as client:
-            with pytest.raises(sib.ImageBuilderError):  # "hello" is not a valid reply
-                client.cancel_image_creation(ARN)
+        with (
+            _library_client(server.url) as client,
+            pytest.raises(sib.ImageBuilderError),  # "hello" is not a valid reply
+        ):
+            client.cancel_image_creation(ARN)
         assert server.connections == 1
 
 
@@ -1034,9 +1035,12 @@ def test_users_clients_keep_httpx_transport() -> None:
 
 def test_nothing_is_logged_and_no_secret_shows(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    with Server() as server, _library_client(server.url) as client:
-        with pytest.raises(sib.ImageBuilderError):
-            client.cancel_image_creation(ARN)
+    with (
+        Server() as server,
+        _library_client(server.url) as client,
+        pytest.raises(sib.ImageBuilderError),
+    ):
+        client.cancel_image_creation(ARN)
     (request,) = server.requests
     signature = request.split(b"Signature=")[1].split(b"\r\n")[0].decode()
     text = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(("sigv4", "h")))
