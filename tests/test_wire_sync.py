@@ -708,6 +708,53 @@ def test_an_interrupt_mid_read_returns_no_half_read_connection(where: str) -> No
         assert_pool_healthy(transport)
 
 
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM")
+@pytest.mark.parametrize("first_ends", ["read", "unread"])
+def test_an_interrupt_while_waiting_for_the_pool_gives_back_what_it_was_handed(
+    first_ends: str,
+) -> None:
+    # The interrupt's handler itself ends the first exchange, which hands its
+    # connection (read) or its place (unread) to the waiting request just
+    # before the KeyboardInterrupt reaches it: nothing may be lost.
+    client, transport = wire_client(max_connections=1)
+    with Server() as server, client:
+        first = client.send(client.build_request("GET", server.url), stream=True)
+
+        def handler(signum: int, frame: object) -> None:
+            (waiter,) = transport._waiters
+            if first_ends == "read":
+                first.read()
+            else:
+                first.close()
+            assert waiter.result is not _wire._PENDING  # handed, not yet taken
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                client.get(server.url)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        assert_pool_healthy(transport)
+        assert transport.idle_connections == (1 if first_ends == "read" else 0)
+        assert client.get(server.url).content == b"hello"
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM")
+def test_an_interrupt_while_waiting_for_the_pool_leaves_the_queue() -> None:
+    client, transport = wire_client(max_connections=1)
+    with Server() as server, client:
+        first = client.send(client.build_request("GET", server.url), stream=True)
+        with pytest.raises(KeyboardInterrupt), interrupt_after(0.2):
+            client.get(server.url)
+        assert not transport._waiters and transport.open_connections == 1
+        first.read()
+        assert_pool_healthy(transport)
+        assert next(iter(first.stream), None) is None  # read to the end: nothing more
+
+
 # --- TLS ---
 
 
