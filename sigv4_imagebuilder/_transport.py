@@ -55,6 +55,7 @@ from ._errors import (
     TransportTimeoutError,
 )
 from ._http import HttpResponse
+from ._text import printable
 
 if TYPE_CHECKING:
     import asyncio
@@ -205,9 +206,15 @@ def map_transport_error(exc: Exception) -> ImageBuilderError:
     elif isinstance(exc, OSError) and not isinstance(exc, httpx.HTTPError):
         # Only from older httpcore: a raw socket or TLS failure while connecting.
         error = ConnectError(f"could not connect: {type(exc).__name__}: {exc}")
-    elif isinstance(
-        exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError)
-    ):
+    elif isinstance(exc, httpx.RemoteProtocolError):
+        # h11's text quotes the offending line of the reply, which a hostile
+        # server can fill with what we sent it (the signature, the token):
+        # only its first clause is kept, and the error chained is a copy of
+        # httpx's with that clause alone.
+        reason = printable(str(exc).split(":", 1)[0], 80)
+        error = ConnectionClosedError(f"connection closed before a complete response: {reason}")
+        exc = httpx.RemoteProtocolError(reason)
+    elif isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.CloseError)):
         error = ConnectionClosedError(f"connection closed before a complete response: {exc}")
     else:
         error = TransportError(f"{type(exc).__name__}: {exc}")
@@ -240,7 +247,9 @@ class BoundedBody:
         #: The compressed stream did not decode: a transport failure, as httpx's
         #: DecodingError is, rather than a reply we read and did not understand.
         self.corrupt = False
-        self._chunks: list[bytes] = []
+        # One growing buffer, not a list of the pieces: a server sending its
+        # body one byte per chunk would make a list cost ~40 bytes per byte.
+        self._data = bytearray()
         encoding = content_encoding.strip().lower()
         self._decoder: Any = None
         self._deflate_guess = encoding == "deflate"
@@ -283,13 +292,13 @@ class BoundedBody:
         self.size += len(data)
         if self.size > self.limit:
             self.problem = f"the reply body is larger than {self.limit} bytes"
-            self._chunks.clear()
+            self._data = bytearray()
             return
-        self._chunks.append(data)
+        self._data += data
 
     def body(self) -> bytes:
         """The decoded body, or ``b""`` when there is a problem."""
-        return b"" if self.problem is not None else b"".join(self._chunks)
+        return b"" if self.problem is not None else bytes(self._data)
 
 
 # What h11 and httpx accept in a header value: printable ASCII and tab.
@@ -458,6 +467,8 @@ def _closed_error() -> RuntimeError:
 
 
 def _log_like_httpx(request: httpx.Request, response: httpx.Response) -> None:
+    # The status's standard phrase, not the server's: a hostile one could
+    # echo what we sent it (the token) into the log.
     if _httpx_logger.isEnabledFor(logging.INFO):
         _httpx_logger.info(
             'HTTP Request: %s %s "%s %d %s"',
@@ -465,7 +476,7 @@ def _log_like_httpx(request: httpx.Request, response: httpx.Response) -> None:
             request.url,
             response.http_version,
             response.status_code,
-            response.reason_phrase,
+            httpx.codes.get_reason_phrase(response.status_code),
         )
 
 

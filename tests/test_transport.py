@@ -15,6 +15,7 @@ import gzip
 import http
 import io
 import json
+import logging
 import struct
 import subprocess
 import sys
@@ -277,6 +278,25 @@ def test_a_body_of_exactly_the_bound_is_kept() -> None:
     body = BoundedBody("gzip", limit=4096)
     body.feed(gzip.compress(b"x" * 4096))
     assert body.problem is None and body.body() == b"x" * 4096
+
+
+def test_a_body_fed_a_byte_at_a_time_costs_about_its_size() -> None:
+    # A hostile server can send its body as one-byte chunks; each arrives as
+    # its own bytes object. Kept as a list, 1 MiB of them cost ~40 MiB.
+    import tracemalloc
+
+    size = 256 * 1024
+    pieces = [bytes([i % 256]) for i in range(size)]  # allocated before tracing
+    tracemalloc.start()
+    try:
+        body = BoundedBody("", limit=size)
+        for piece in pieces:
+            body.feed(piece)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert body.problem is None and len(body.body()) == size
+    assert peak < 4 * size, f"{peak} bytes traced for a {size}-byte body"
 
 
 @modes
@@ -1359,3 +1379,94 @@ def test_an_environment_proxy_carries_the_request(
         )
     assert isinstance(result, sib.CancelImageCreationResponse), result
     assert [r.header("host") for r in proxy.received] == ["imagebuilder.proxied.invalid"]
+
+
+@contextlib.contextmanager
+def echoing_server(answer: Any) -> Iterator[str]:
+    """A raw HTTP server on 127.0.0.1 whose reply bytes are ``answer(request bytes)``."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data or len(data) < _request_size(data):
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    conn.sendall(answer(data))
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def _sent(request: bytes, name: bytes) -> bytes:
+    for line in request.split(b"\r\n"):
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip()
+    raise AssertionError(f"no {name!r} header sent")
+
+
+def _echo_in_a_bad_header_line(request: bytes) -> bytes:
+    # A NUL makes the line invalid; h11's error text quotes the line.
+    return (
+        b"HTTP/1.1 200 OK\r\nx-echo: " + _sent(request, b"x-amz-security-token") + b"\x00"
+        b"\r\nx-sig: " + _sent(request, b"authorization") + b"\x00\r\nContent-Length: 0\r\n\r\n"
+    )
+
+
+def _echo_in_the_reason_phrase(request: bytes) -> bytes:
+    body = b'{"message": "no"}'
+    return (
+        b"HTTP/1.1 400 " + _sent(request, b"x-amz-security-token") + b"\r\n"
+        b"x-amzn-ErrorType: InvalidRequestException\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+
+@modes
+@pytest.mark.parametrize("whose", ["own", "users"])
+@pytest.mark.parametrize("answer", [_echo_in_a_bad_header_line, _echo_in_the_reason_phrase])
+def test_a_server_echoing_our_secrets_into_the_reply_head_gets_them_nowhere(
+    mode: str, whose: str, answer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Both our transport and httpcore (a user's client) quote a malformed
+    # header line in their error, and httpx logs the server's reason phrase.
+    # Not checked: httpcore's own DEBUG trace, which prints every reply head
+    # as received (a user's client only; ours do not log heads at all).
+    capture_everything(caplog)
+    caplog.set_level(logging.INFO, logger="httpcore")
+    signatures_sent: list[str] = []
+
+    def recording(request: bytes) -> bytes:
+        signatures_sent.append(_sent(request, b"authorization").decode().rsplit("=", 1)[1])
+        return answer(request)
+
+    factory = None
+    if whose == "users":
+        factory = lambda mode: httpx.Client() if mode == "sync" else httpx.AsyncClient()  # noqa: E731
+    with echoing_server(recording) as endpoint:
+        result = outcome(mode, endpoint, max_attempts=1, http_client_factory=factory)
+    assert isinstance(result, sib.ImageBuilderError), result
+    assert signatures_sent
+    assert_no_secrets(result, caplog=caplog, extra=signatures_sent)
