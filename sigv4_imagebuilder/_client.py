@@ -266,8 +266,15 @@ class ImageBuilderClient(_BaseClient[httpx.Client]):
     _HTTP_CLASS = httpx.Client
 
     def _start(self) -> None:
-        # Threads past the limit wait here rather than in httpcore's pool,
-        # where they would fail with PoolTimeout after the pool timeout.
+        # Our own client sends through our blocking-socket transport (see
+        # _wire): less CPU than httpcore's, and its socket waits honour the
+        # attempt's deadline.
+        if self._owns_http:
+            from . import _wire
+
+            _wire.install(self._http, self._pool_limits())
+        # Threads past the limit wait here rather than in the pool, where
+        # they would fail with PoolTimeout after the pool timeout.
         self._slots = threading.BoundedSemaphore(self._limit)
         self._credentials_lock = threading.Lock()
 

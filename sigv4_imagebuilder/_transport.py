@@ -10,9 +10,10 @@ clients. What it promises, whatever the user's ``httpx.Client`` is set to:
   gzip bomb or a huge body costs at most that much memory;
 * an attempt can be given a total deadline (``attempt_timeout``), which a
   server dribbling one byte at a time cannot stretch (async: the whole
-  exchange is cancelled; sync: checked after the headers and between body
-  chunks, with every phase timeout capped at it; a sync exchange whose
-  *headers* dribble is the one case it cannot cut short);
+  exchange is cancelled; sync: our own transport bounds every socket wait
+  by what is left of it; other sync transports get it checked after the
+  headers and between body chunks, with every phase timeout capped at it,
+  so there an exchange whose *headers* dribble can overrun it);
 * httpx's exceptions become ours: network failures a ``TransportError``
   (retried), local refusals (a URL or header httpx will not send) a
   ``ConfigurationError`` (never retried, never echoing the value).
@@ -65,6 +66,11 @@ MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 #: A finite connect timeout and a finite read timeout, unlike httpx's 5 s for all.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+#: ``request.extensions`` key: the ``time.monotonic()`` instant an attempt
+#: must end by. A transport that knows it (the sync one the library installs,
+#: ``_wire.WireTransport``) bounds every socket wait by it; others ignore it.
+DEADLINE_EXTENSION = "sigv4_imagebuilder.deadline"
 
 #: In-flight requests per client when the pool's size cannot be read
 #: (httpx's own default pool size).
@@ -516,7 +522,9 @@ def send(
 
     The deadline is checked after the headers and between body chunks; each
     socket operation is bounded by the phase timeouts, which
-    :func:`phase_timeouts` caps at the deadline.
+    :func:`phase_timeouts` caps at the deadline. Our own transport also gets
+    the deadline's instant (:data:`DEADLINE_EXTENSION`) and bounds every
+    socket wait by what is left of it, the reply's head included.
 
     Args:
         http: the client to send with.
@@ -529,12 +537,14 @@ def send(
             ``send`` or ``_send_single_request`` is patched (a recorder).
     """
     start = time.monotonic()
+    if deadline is not None:
+        request.extensions[DEADLINE_EXTENSION] = start + deadline
     try:
         response = _open(http, request, direct)
     except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
         # OSError: httpcore before 1.0 lets a failed TLS handshake's
         # ssl.SSLCertVerificationError out of the async client unmapped.
-        return _failed(exc, start)
+        return _failed_by(exc, start, deadline)
     try:
         headers = _headers(response)
         if 300 <= response.status_code < 400:
@@ -550,9 +560,20 @@ def send(
                 return Outcome(error=_deadline_error(deadline), elapsed=time.monotonic() - start)
         return _finish(response, headers, body, start)
     except httpx.HTTPError as exc:
-        return _failed(exc, start)
+        return _failed_by(exc, start, deadline)
     finally:
         response.close()
+
+
+def _failed_by(exc: Exception, start: float, deadline: float | None) -> Outcome:
+    # A socket wait cut short by the deadline is the deadline's timeout.
+    if (
+        deadline is not None
+        and isinstance(exc, httpx.TimeoutException)
+        and time.monotonic() >= start + deadline
+    ):
+        return Outcome(error=_deadline_error(deadline), elapsed=time.monotonic() - start)
+    return _failed(exc, start)
 
 
 class _GatedBody(httpx.AsyncByteStream):

@@ -1,11 +1,13 @@
-"""An asyncio-native HTTP/1.1 transport for the async clients the library makes itself.
+"""The library's own HTTP/1.1 transports: h11 with a pool of their own, sync and async.
 
-httpx's default async transport goes through httpcore and anyio: a cancel
-scope per socket read and write, a task lookup per lock, a pool that scans
-every connection on each request. For a reply of a few hundred bytes that
-costs more CPU than the rest of the call. This transport speaks the same
-HTTP/1.1 with the same parser (h11), so the bytes on the wire are the ones
-httpcore would send, over an ``asyncio.Protocol`` and a pool of its own:
+httpx's default transports go through httpcore (and, async, anyio): a cancel
+scope per socket read and write, a task lookup per lock, trace contexts, a
+pool that scans every connection on each request. For a reply of a few
+hundred bytes that costs more CPU than the rest of the call. These
+transports speak the same HTTP/1.1 with the same parser (h11), so the bytes
+on the wire are the ones httpcore would send: :class:`AsyncWireTransport`
+over asyncio's protocol callbacks, :class:`WireTransport` over blocking
+sockets, for the clients the library makes itself. Both promise:
 
 * per origin, a stack of idle keep-alive connections (the most recent
   first, so the rest can expire), taken in O(1);
@@ -17,39 +19,60 @@ httpcore would send, over an ``asyncio.Protocol`` and a pool of its own:
   silent second send (the server may have read the request: only the
   client's ``max_attempts`` may send it again, as botocore does);
 * a connection goes back to the pool only when its reply was read to the
-  end and h11 says it can carry another; any failure or cancellation closes
-  it and frees its place at once (the bookkeeping is synchronous, so a
-  second cancellation cannot interrupt it);
+  end and h11 says it can carry another; any failure, cancellation or
+  interrupt closes it and frees its place at once;
 * every failure is an ``httpx`` exception (``ConnectError``,
   ``ConnectTimeout``, ``ReadTimeout``, ``WriteTimeout``, ``PoolTimeout``,
   ``ReadError``, ``WriteError``, ``RemoteProtocolError``,
-  ``LocalProtocolError``), as httpx's own transport raises them;
+  ``LocalProtocolError``), as httpx's own transports raise them, and none
+  quotes what the server sent;
 * nothing is logged: header values (credentials among them) never reach a log.
 
-The protocol logic is sans-I/O (:class:`Exchange`: request in, bytes out;
-bytes in, events out; :class:`IdleConnections`: the pool's bookkeeping),
-so a blocking-socket driver could share it.
+The sync driver also bounds every socket wait by the attempt's deadline
+(:data:`._transport.DEADLINE_EXTENSION`), so a server dribbling its reply
+head cannot stretch an attempt.
+
+The protocol logic is sans-I/O and shared (:class:`Exchange`: request in,
+bytes out; bytes in, events out; :class:`IdleConnections`: the pool's
+bookkeeping).
 
 Mocking tools patch httpx's or httpcore's transport classes (respx, by
 default; pytest-httpx). While either is patched, requests go through a
-stock ``httpx.AsyncHTTPTransport`` instead, so a mock is never bypassed.
+stock httpx transport instead, so a mock is never bypassed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
+import select
 import socket
 import ssl
 import sys
+import threading
+import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Generic, TypeVar, cast
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 import h11
 import httpcore
 import httpx
+
+from ._transport import DEADLINE_EXTENSION
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    # Bound by the first AsyncWireTransport: importing asyncio costs tens of
+    # milliseconds, which the sync client (and its cold start) never pays.
+    asyncio = None
+
+
+def _load_asyncio() -> None:
+    global asyncio
+    import asyncio
+
 
 #: As httpcore: the largest response head (or chunk header) h11 will buffer.
 MAX_INCOMPLETE_EVENT_SIZE = 100 * 1024
@@ -244,8 +267,13 @@ _TIMED_OUT = object()
 _CLOSED = object()
 
 
-class _Connection(asyncio.Protocol, PooledConnection):
-    """One TCP (or TLS) connection: an asyncio protocol feeding an :class:`Exchange`."""
+class _Connection(PooledConnection):
+    """One TCP (or TLS) connection: an asyncio protocol feeding an :class:`Exchange`.
+
+    It has every method of ``asyncio.Protocol`` without deriving from it, so
+    that this module can be imported without asyncio (see ``_load_asyncio``);
+    asyncio's transports call protocols by these names only.
+    """
 
     __slots__ = (
         "_chunks",
@@ -280,7 +308,7 @@ class _Connection(asyncio.Protocol, PooledConnection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Not an isinstance check: uvloop's transports are not asyncio.Transport
         # subclasses, though they have its methods.
-        self.transport = cast(asyncio.Transport, transport)
+        self.transport = cast("asyncio.Transport", transport)
 
     def data_received(self, data: bytes) -> None:
         self._chunks.append(data)
@@ -459,8 +487,12 @@ _POOL_METHOD = ("httpcore._async.connection_pool", "AsyncConnectionPool.handle_a
 _TRANSPORT_METHOD = ("httpx._transports.default", "AsyncHTTPTransport.handle_async_request")
 
 
+_SYNC_POOL_METHOD = ("httpcore._sync.connection_pool", "ConnectionPool.handle_request")
+_SYNC_TRANSPORT_METHOD = ("httpx._transports.default", "HTTPTransport.handle_request")
+
+
 def _original(cls: type, where: tuple[str, str]) -> object:
-    function = cls.__dict__.get("handle_async_request")
+    function = cls.__dict__.get(where[1].rpartition(".")[2])
     return function if _genuine(function, *where) else None
 
 
@@ -468,6 +500,8 @@ def _original(cls: type, where: tuple[str, str]) -> object:
 # imported while one was patched: then pristine() checks by name each time.
 _pool_original = _original(httpcore.AsyncConnectionPool, _POOL_METHOD)
 _transport_original = _original(httpx.AsyncHTTPTransport, _TRANSPORT_METHOD)
+_sync_pool_original = _original(httpcore.ConnectionPool, _SYNC_POOL_METHOD)
+_sync_transport_original = _original(httpx.HTTPTransport, _SYNC_TRANSPORT_METHOD)
 
 
 def pristine() -> bool:
@@ -483,6 +517,24 @@ def pristine() -> bool:
     ):
         return True
     return _genuine(pool_method, *_POOL_METHOD) and _genuine(transport_method, *_TRANSPORT_METHOD)
+
+
+def sync_pristine() -> bool:
+    """False while a mocking tool has patched httpx's or httpcore's sync transport.
+
+    respx (by default) patches ``httpcore.ConnectionPool.handle_request``;
+    pytest-httpx and ``respx.mock(using="httpx")`` patch
+    ``httpx.HTTPTransport.handle_request``.
+    """
+    pool_method = httpcore.ConnectionPool.__dict__.get("handle_request")
+    transport_method = httpx.HTTPTransport.__dict__.get("handle_request")
+    if pool_method is _sync_pool_original is not None and (
+        transport_method is _sync_transport_original is not None
+    ):
+        return True
+    return _genuine(pool_method, *_SYNC_POOL_METHOD) and _genuine(
+        transport_method, *_SYNC_TRANSPORT_METHOD
+    )
 
 
 class AsyncWireTransport(httpx.AsyncBaseTransport):
@@ -512,6 +564,7 @@ class AsyncWireTransport(httpx.AsyncBaseTransport):
         ssl_context: ssl.SSLContext | None = None,
         fallback: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        _load_asyncio()
         self._limits = limits
         self._ssl_context = ssl_context
         self._fallback = fallback
@@ -674,7 +727,11 @@ class AsyncWireTransport(httpx.AsyncBaseTransport):
         loop = asyncio.get_running_loop()
         try:
             connecting = loop.create_connection(
-                lambda: conn, host, port, ssl=context, server_hostname=host if context else None
+                lambda: cast("asyncio.Protocol", conn),
+                host,
+                port,
+                ssl=context,
+                server_hostname=host if context else None,
             )
             if timeout is None:
                 await connecting
@@ -770,25 +827,534 @@ class AsyncWireTransport(httpx.AsyncBaseTransport):
             await self._fallback.aclose()
 
 
-def install(http: httpx.AsyncClient, limits: httpx.Limits) -> AsyncWireTransport | None:
-    """Make ``http`` (a client the library built) send through :class:`AsyncWireTransport`.
+# --- the blocking-socket driver ------------------------------------------------
 
-    httpx builds its proxy mounts from the environment only when no
-    ``transport=`` is given, so the client is built as usual and its default
-    transport replaced afterwards; it stays as the fallback for mocking
-    tools. Proxied URLs keep going through httpx's own proxy transports.
+#: Bytes asked of the socket per read, as httpcore asks.
+READ_SIZE = 64 * 1024
+
+if hasattr(select, "poll"):
+
+    def _readable(sock: socket.socket) -> bool:
+        # poll, not select: a descriptor past FD_SETSIZE (1024) is fine.
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+
+else:  # pragma: no cover - Windows has no poll
+
+    def _readable(sock: socket.socket) -> bool:
+        return bool(select.select([sock], [], [], 0)[0])
+
+
+def _wait(timeout: float | None, deadline: float | None, error: type[Exception]) -> float | None:
+    """How long one socket operation may block: its phase timeout, cut to the deadline.
+
+    Raises:
+        error: the deadline (a ``time.monotonic()`` instant) has passed.
+    """
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the attempt's deadline passed")
+    return left if timeout is None or left < timeout else timeout
+
+
+class _SocketConnection(PooledConnection):
+    """One blocking TCP (or TLS) socket and its :class:`Exchange`; one thread at a time."""
+
+    __slots__ = ("aborted", "discarded", "exchange", "sock")
+
+    def __init__(self, origin: tuple[str, str, int]) -> None:
+        PooledConnection.__init__(self, origin)
+        self.exchange = Exchange()
+        self.sock: socket.socket | None = None
+        #: No longer counted by the pool; whoever holds it closes it.
+        self.discarded = False
+        #: Shut down by the pool's close() while a request was on it.
+        self.aborted = False
+
+    def usable(self) -> bool:
+        # Idle, so nothing may have arrived: bytes or an end of stream mean
+        # the server closed it (or is confused); either way it is not reused.
+        sock = self.sock
+        if sock is None or self.discarded:
+            return False
+        try:
+            if isinstance(sock, ssl.SSLSocket) and sock.pending():
+                return False
+            return not _readable(sock)
+        except (OSError, ValueError):  # closed meanwhile
+            return False
+
+    def close(self) -> None:
+        """Close the socket (again is harmless)."""
+        sock = self.sock
+        if sock is not None:
+            sock.close()
+
+    def abort(self) -> None:
+        """From another thread: end the connection so that its user's wait ends at once.
+
+        A shutdown wakes a thread blocked reading (closing alone does not), and
+        that thread closes the socket itself, as it owns the descriptor.
+        """
+        self.aborted = True
+        sock = self.sock
+        if sock is not None:
+            # socket's own shutdown: an SSLSocket's would drop its TLS state
+            # under the thread reading through it.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def write(self, data: bytes, timeout: float | None, deadline: float | None) -> None:
+        sock = self.sock
+        assert sock is not None
+        try:
+            sock.settimeout(_wait(timeout, deadline, httpx.WriteTimeout))
+            sock.sendall(data)
+        except TimeoutError:
+            raise httpx.WriteTimeout("timed out sending the request") from None
+        except OSError as exc:
+            raise httpx.WriteError(self._why(exc)) from exc
+
+    def read(self, timeout: float | None, deadline: float | None) -> bytes:
+        """Bytes from the socket, waiting up to the bound for some; b"" at the end."""
+        sock = self.sock
+        assert sock is not None
+        try:
+            sock.settimeout(_wait(timeout, deadline, httpx.ReadTimeout))
+            data = sock.recv(READ_SIZE)
+        except TimeoutError:
+            raise httpx.ReadTimeout("timed out waiting for the reply") from None
+        except OSError as exc:
+            raise httpx.ReadError(self._why(exc)) from exc
+        if not data and self.aborted:
+            raise httpx.ReadError("ConnectionAbortedError: closed by this client")
+        return data
+
+    def _why(self, exc: OSError) -> str:
+        if self.aborted:
+            return "ConnectionAbortedError: closed by this client"
+        return f"{type(exc).__name__}: {exc}"
+
+    def next_event(self, timeout: float | None, deadline: float | None) -> Any:
+        """The next h11 event, reading as much as it takes."""
+        exchange = self.exchange
+        while True:
+            event = exchange.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            data = self.read(timeout, deadline)
+            if not data and exchange.awaiting_response:
+                # As httpcore says it: clearer than h11's state-machine error.
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+            exchange.receive(data)
+
+
+class _SocketResponseStream(httpx.SyncByteStream):
+    """A reply body, chunk by chunk as it arrives; hands the connection back at the end."""
+
+    def __init__(
+        self,
+        pool: WireTransport,
+        conn: _SocketConnection,
+        timeout: float | None,
+        deadline: float | None,
+    ) -> None:
+        self._pool = pool
+        self._conn: _SocketConnection | None = conn
+        self._timeout = timeout
+        self._deadline = deadline
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        conn = self._conn
+        if conn is None:
+            raise StopIteration
+        try:
+            event = conn.next_event(self._timeout, self._deadline)
+            if type(event) is h11.Data:
+                return bytes(event.data)
+            if type(event) is not h11.EndOfMessage:
+                raise httpx.RemoteProtocolError(
+                    f"unexpected {type(event).__name__} in the reply body"
+                )
+        except BaseException:
+            # A failure, or a signal (KeyboardInterrupt) mid-read: the rest of
+            # the reply is unread, so the connection can carry nothing more.
+            self._conn = None
+            self._pool._discard(conn)
+            raise
+        self._conn = None
+        self._pool._release(conn)
+        raise StopIteration
+
+    def close(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            # Not read to the end: the rest of the reply is still on the wire.
+            self._conn = None
+            self._pool._discard(conn)
+
+
+_PENDING = object()
+
+
+class _Waiter:
+    """A thread waiting for a connection (or a place for one) to ``origin``."""
+
+    __slots__ = ("event", "origin", "result")
+
+    def __init__(self, origin: tuple[str, str, int]) -> None:
+        self.origin = origin
+        self.event = threading.Event()
+        #: _PENDING, then a connection, None (a place for a new one) or _CLOSED.
+        self.result: Any = _PENDING
+
+    def hand(self, result: Any) -> None:
+        self.result = result
+        self.event.set()
+
+
+class WireTransport(httpx.BaseTransport):
+    """httpx's sync transport interface over blocking sockets and h11, with its own pool.
+
+    The twin of :class:`AsyncWireTransport`, sharing its protocol core
+    (:class:`Exchange`) and its pool's bookkeeping (:class:`IdleConnections`);
+    safe to share across threads (one lock guards the pool; no socket
+    operation runs under it except closing and a non-blocking poll).
+
+    Each socket operation waits at most its phase timeout from
+    ``request.extensions["timeout"]``, and never past the instant (a
+    ``time.monotonic()`` value) in ``request.extensions`` under
+    ``DEADLINE_EXTENSION``, if the library set one: a server sending a byte
+    per read timeout cannot stretch an attempt past its deadline.
+
+    Args:
+        limits: ``max_connections``, ``max_keepalive_connections`` and
+            ``keepalive_expiry``, as httpx's transport reads them.
+        ssl_context: for ``https`` origins; host names are verified as the
+            context says. Default: ``httpx.create_ssl_context()``, made at
+            the first ``https`` request.
+        fallback: the transport to send through while a mocking tool has
+            patched httpx's or httpcore's; default a stock
+            ``httpx.HTTPTransport`` with the same limits and context, made
+            when first needed.
+
+    Example:
+        >>> with httpx.Client(transport=WireTransport()) as client:
+        ...     client.get("http://127.0.0.1:9/")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        limits: httpx.Limits = httpx.Limits(),  # noqa: B008 - immutable in practice
+        ssl_context: ssl.SSLContext | None = None,
+        fallback: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._limits = limits
+        self._ssl_context = ssl_context
+        self._fallback = fallback
+        self._max = sys.maxsize if limits.max_connections is None else limits.max_connections
+        self._idle: IdleConnections[_SocketConnection] = IdleConnections(
+            limits.max_keepalive_connections, limits.keepalive_expiry
+        )
+        self._lock = threading.Lock()
+        self._open = 0  # connections counted against max_connections
+        self._conns: set[_SocketConnection] = set()
+        self._waiters: deque[_Waiter] = deque()
+        self._closed = False
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open or opening (each counts against ``max_connections``)."""
+        return self._open
+
+    @property
+    def idle_connections(self) -> int:
+        """Connections kept alive between requests."""
+        return self._idle.count
+
+    # --- requests ---
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and return the response, its body still to be read.
+
+        Raises:
+            httpx.TransportError: the subclass naming what failed.
+            RuntimeError: the transport is closed.
+        """
+        if not sync_pristine():
+            return self._stock().handle_request(request)
+        if self._closed:
+            raise RuntimeError("Cannot send a request, as the transport has been closed.")
+        url = request.url
+        scheme = url.scheme
+        if scheme not in _DEFAULT_PORTS:
+            raise httpx.UnsupportedProtocol(
+                f"Request URL has an unsupported protocol '{scheme}://'."
+            )
+        origin = (scheme, url.raw_host.decode("ascii"), url.port or _DEFAULT_PORTS[scheme])
+        extensions = request.extensions
+        timeouts = extensions.get("timeout") or {}
+        deadline = extensions.get(DEADLINE_EXTENSION)
+        try:
+            body = request.content
+        except httpx.RequestNotRead:
+            body = request.read()
+        method = request.method.encode("ascii")
+        target = url.raw_path
+        headers = request.headers.raw
+        read_timeout = timeouts.get("read")
+        write_timeout = timeouts.get("write")
+        conn = self._checkout(origin, _wait(timeouts.get("pool"), deadline, httpx.PoolTimeout))
+        # As the async driver: a kept-alive connection dropped under the
+        # request is an error, never a silent second send.
+        try:
+            if conn.sock is None:
+                self._connect(conn, timeouts.get("connect"), deadline)
+            data = conn.exchange.request_bytes(method, target, headers, body)
+            conn.write(data, write_timeout, deadline)
+            event = conn.next_event(read_timeout, deadline)
+            while type(event) is h11.InformationalResponse:
+                event = conn.next_event(read_timeout, deadline)
+            if type(event) is not h11.Response:
+                raise httpx.RemoteProtocolError(
+                    f"unexpected {type(event).__name__} instead of a reply"
+                )
+        except BaseException:
+            self._discard(conn)
+            raise
+        status, raw_headers, response_extensions = response_head(event)
+        return httpx.Response(
+            status,
+            headers=raw_headers,
+            stream=_SocketResponseStream(self, conn, read_timeout, deadline),
+            extensions=response_extensions,
+        )
+
+    def _stock(self) -> httpx.BaseTransport:
+        with self._lock:
+            if self._fallback is None:
+                verify: Any = self._ssl_context if self._ssl_context is not None else True
+                self._fallback = httpx.HTTPTransport(verify=verify, limits=self._limits)
+            return self._fallback
+
+    # --- the pool ---
+
+    def _checkout(self, origin: tuple[str, str, int], timeout: float | None) -> _SocketConnection:
+        """An idle connection to ``origin``, or a new unconnected one holding a place."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("Cannot send a request, as the transport has been closed.")
+            if not self._waiters:
+                conn = self._idle.take(origin, time.monotonic(), self._discard_locked)
+                if conn is not None:
+                    return conn
+                if self._open < self._max:
+                    self._open += 1
+                    return self._new(origin)
+                spare = self._idle.evict()
+                if spare is not None:  # an idle connection to another origin gives up its place
+                    self._close_locked(spare)
+                    return self._new(origin)
+            waiter = _Waiter(origin)
+            self._waiters.append(waiter)
+        try:
+            waiter.event.wait(timeout)
+        except BaseException:
+            # Interrupted (a signal): whatever it was handed meanwhile goes back.
+            with self._lock:
+                if waiter.result is _PENDING:
+                    self._waiters.remove(waiter)
+                else:
+                    self._give_back_locked(waiter.result)
+            raise
+        with self._lock:
+            result = waiter.result
+            if result is _PENDING:
+                self._waiters.remove(waiter)
+                raise httpx.PoolTimeout("timed out waiting for a connection from the pool")
+            if result is _CLOSED or self._closed:
+                if isinstance(result, _SocketConnection):
+                    self._discard_locked(result)
+                raise RuntimeError("Cannot send a request, as the transport has been closed.")
+            if result is None:  # a place freed for a new connection
+                return self._new(origin)
+            assert isinstance(result, _SocketConnection)
+            return result
+
+    def _give_back_locked(self, result: Any) -> None:
+        if isinstance(result, _SocketConnection):
+            self._recycle_locked(result)
+        elif result is None:
+            self._free_place_locked()
+
+    def _new(self, origin: tuple[str, str, int]) -> _SocketConnection:
+        # The caller holds a place for it (counted in self._open) and the lock.
+        conn = _SocketConnection(origin)
+        self._conns.add(conn)
+        return conn
+
+    def _context(self) -> ssl.SSLContext:
+        context = self._ssl_context
+        if context is None:
+            with self._lock:
+                if self._ssl_context is None:
+                    self._ssl_context = httpx.create_ssl_context()
+                context = self._ssl_context
+        return context
+
+    def _connect(
+        self, conn: _SocketConnection, timeout: float | None, deadline: float | None
+    ) -> None:
+        scheme, host, port = conn.origin
+        try:
+            sock = socket.create_connection(
+                (host, port), timeout=_wait(timeout, deadline, httpx.ConnectTimeout)
+            )
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
+        except (OSError, UnicodeError) as exc:  # refused, unreachable, no such host
+            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            # As httpcore: each request goes out in one write, and must not
+            # wait for the previous reply's delayed ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "https":
+                # The handshake shares the connect timeout (and the deadline).
+                sock.settimeout(_wait(timeout, deadline, httpx.ConnectTimeout))
+                sock = self._context().wrap_socket(sock, server_hostname=host)
+        except TimeoutError:
+            sock.close()
+            raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
+        except OSError as exc:  # the TLS handshake failed: a bad certificate, a reset
+            sock.close()
+            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            sock.close()
+            raise
+        with self._lock:
+            conn.sock = sock
+            closed = conn.discarded
+        if closed:  # the transport was closed while this one connected
+            sock.close()
+            raise RuntimeError("Cannot send a request, as the transport has been closed.")
+
+    def _release(self, conn: _SocketConnection) -> None:
+        """The reply was read to the end: keep the connection if it can carry another."""
+        with self._lock:
+            if conn.discarded:
+                conn.close()
+            elif self._closed or not conn.exchange.reusable():
+                self._discard_locked(conn)
+            else:
+                self._recycle_locked(conn)
+
+    def _recycle_locked(self, conn: _SocketConnection) -> None:
+        """Hand a reusable connection to the first waiter, or keep it idle."""
+        if self._closed:
+            self._discard_locked(conn)
+            return
+        waiters = self._waiters
+        if waiters:
+            waiter = waiters.popleft()
+            if waiter.origin == conn.origin:
+                waiter.hand(conn)
+            else:
+                self._close_locked(conn)
+                waiter.hand(None)  # its place goes to the waiter
+            return
+        if not self._idle.put(conn, time.monotonic()):
+            self._discard_locked(conn)
+
+    def _discard(self, conn: _SocketConnection) -> None:
+        """Close a connection that is not idle, and free its place."""
+        with self._lock:
+            self._discard_locked(conn)
+
+    def _discard_locked(self, conn: _SocketConnection) -> None:
+        conn.close()  # even if the pool let go of it already: this thread owns the socket
+        if conn.discarded:
+            return
+        self._close_locked(conn)
+        self._free_place_locked()
+
+    def _close_locked(self, conn: _SocketConnection) -> None:
+        # Close without freeing the place: the caller passes it on.
+        conn.discarded = True
+        conn.close()
+        self._conns.discard(conn)
+
+    def _free_place_locked(self) -> None:
+        if self._waiters:
+            self._waiters.popleft().hand(None)
+        else:
+            self._open -= 1
+
+    # --- closing ---
+
+    def close(self) -> None:
+        """Close every connection, idle or busy; requests after this are refused.
+
+        A request on a busy connection fails at once with ``httpx.ReadError``
+        (or ``WriteError``); threads waiting for the pool get a RuntimeError.
+        """
+        with self._lock:
+            self._closed = True
+            for conn in self._idle.clear():
+                self._close_locked(conn)
+            for conn in self._conns:
+                conn.discarded = True
+                conn.abort()  # its thread closes the socket as it fails
+            self._conns.clear()
+            self._open = 0
+            while self._waiters:
+                self._waiters.popleft().hand(_CLOSED)
+            fallback = self._fallback
+        if fallback is not None:
+            fallback.close()
+
+
+@overload
+def install(http: httpx.AsyncClient, limits: httpx.Limits) -> AsyncWireTransport | None: ...
+
+
+@overload
+def install(http: httpx.Client, limits: httpx.Limits) -> WireTransport | None: ...
+
+
+def install(
+    http: httpx.Client | httpx.AsyncClient, limits: httpx.Limits
+) -> WireTransport | AsyncWireTransport | None:
+    """Make ``http`` (a client the library built) send through our transport.
+
+    :class:`WireTransport` for an ``httpx.Client``, :class:`AsyncWireTransport`
+    for an ``httpx.AsyncClient``. httpx builds its proxy mounts from the
+    environment only when no ``transport=`` is given, so the client is built
+    as usual and its default transport replaced afterwards; it stays as the
+    fallback for mocking tools. Proxied URLs keep going through httpx's own
+    proxy transports.
 
     Returns:
         The transport installed, or None when ``http`` does not have httpx's
         default transport in the expected place (then nothing changes).
     """
     stock = getattr(http, "_transport", None)
-    if type(stock) is not httpx.AsyncHTTPTransport:
-        return None
     pool = getattr(stock, "_pool", None)
     context = getattr(pool, "_ssl_context", None)
-    if type(pool) is not httpcore.AsyncConnectionPool or not isinstance(context, ssl.SSLContext):
+    if not isinstance(context, ssl.SSLContext):
         return None
-    wire = AsyncWireTransport(limits=limits, ssl_context=context, fallback=stock)
+    wire: WireTransport | AsyncWireTransport
+    if type(stock) is httpx.HTTPTransport and type(pool) is httpcore.ConnectionPool:
+        wire = WireTransport(limits=limits, ssl_context=context, fallback=stock)
+    elif type(stock) is httpx.AsyncHTTPTransport and type(pool) is httpcore.AsyncConnectionPool:
+        wire = AsyncWireTransport(limits=limits, ssl_context=context, fallback=stock)
+    else:
+        return None
     http._transport = wire
     return wire

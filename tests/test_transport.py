@@ -390,6 +390,101 @@ def test_attempt_timeout_bounds_a_dribbling_reply(
     assert_no_secrets(result, caplog=caplog)
 
 
+@contextlib.contextmanager
+def head_dribbler(delay: float = 0.3, head: bytes | None = None) -> Iterator[str]:
+    """A server whose reply *head* comes one byte every ``delay`` s: 30 s in all by default.
+
+    Every read gets a byte well within any read timeout, so only a deadline
+    that bounds each socket wait can end the exchange before the head does.
+    """
+    import socket
+
+    reply = head or b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 80 + b"\r\nContent-Length: 0\r\n\r\n"
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def dribble(conn: socket.socket) -> None:
+        with conn:
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data or len(data) < _request_size(data):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                for byte in reply:
+                    if stop.wait(delay):
+                        return
+                    conn.sendall(bytes([byte]))
+                stop.wait()
+            except OSError:
+                pass  # the client gave up, as it should
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            thread = threading.Thread(target=dribble, args=(conn,), daemon=True)
+            threads.append(thread)
+            thread.start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        for thread in [acceptor, *threads]:
+            thread.join(5)
+
+
+@modes
+def test_attempt_timeout_bounds_a_dribbling_head_on_our_own_clients(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Sync too since the client's own transport bounds each socket wait by the
+    # deadline; before, the sync client waited for the whole head (30 s here).
+    capture_everything(caplog)
+    with head_dribbler() as endpoint:
+        start = time.monotonic()
+        result = outcome(mode, endpoint, max_attempts=1, attempt_timeout=1)
+        elapsed = time.monotonic() - start
+    assert isinstance(result, sib.TransportTimeoutError)
+    assert "longer than 1 s" in str(result)
+    assert elapsed < 4  # the deadline, not the head (30 s): a functional bound
+    assert_no_secrets(result, caplog=caplog)
+
+
+def test_a_users_sync_client_still_waits_for_a_dribbled_head() -> None:
+    # The README's caveat: httpcore owns the socket of a user's httpx.Client,
+    # so the deadline is checked only once the head is in (2 s here).
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    with head_dribbler(delay=2.0 / len(head), head=head) as endpoint:
+        start = time.monotonic()
+        theirs = outcome(
+            "sync",
+            endpoint,
+            max_attempts=1,
+            attempt_timeout=0.5,
+            http_client_factory=lambda mode: httpx.Client(),
+        )
+        theirs_elapsed = time.monotonic() - start
+        start = time.monotonic()
+        ours = outcome("sync", endpoint, max_attempts=1, attempt_timeout=0.5)
+        ours_elapsed = time.monotonic() - start
+    for result in (theirs, ours):
+        assert isinstance(result, sib.TransportTimeoutError)
+        assert "longer than 0.5 s" in str(result)
+    assert theirs_elapsed > 1.5  # the head's 2 s
+    assert ours_elapsed < 1.5
+
+
 def _get(url: str) -> HttpRequest:
     return HttpRequest(method="GET", url=url + "/latest/meta-data/", headers=(), body=b"")
 
@@ -402,6 +497,28 @@ def test_a_credential_sources_send_timeout_is_a_total_deadline_sync() -> None:
         outcome_ = client._send(Send(_get(server.endpoint_url), timeout=1.0))
     assert isinstance(outcome_.error, sib.TransportTimeoutError)
     assert outcome_.elapsed < 10
+
+
+@modes
+def test_a_credential_sources_deadline_bounds_a_dribbled_head(mode: str) -> None:
+    # The head alone takes 30 s; a credential source's send has a 1 s total
+    # deadline, which both clients' own transports hold every socket wait to.
+    with head_dribbler() as endpoint:
+        if mode == "sync":
+            with sib.ImageBuilderClient(region="us-east-1", credentials=CREDS) as client:
+                outcome_ = client._send(Send(_get(endpoint), timeout=1.0))
+        else:
+
+            async def go() -> Any:
+                async with sib.AsyncImageBuilderClient(
+                    region="us-east-1", credentials=CREDS
+                ) as client:
+                    return await client._send(Send(_get(endpoint), timeout=1.0))
+
+            outcome_ = asyncio.run(go())
+    assert isinstance(outcome_.error, sib.TransportTimeoutError)
+    assert "longer than 1 s" in str(outcome_.error)
+    assert 0.9 < outcome_.elapsed < 3
 
 
 async def test_a_credential_sources_send_timeout_is_a_total_deadline_async() -> None:
@@ -501,7 +618,9 @@ def test_good_timeouts_and_limits_are_kept() -> None:
         max_concurrency=7,
     ) as client:
         assert client.max_concurrency == 7
-        assert client._http._transport._pool._max_connections == 7  # type: ignore[attr-defined]
+        wire = client._http._transport  # the library's own transport (see _wire)
+        assert wire._max == 7  # type: ignore[attr-defined]
+        assert wire._fallback._pool._max_connections == 7  # type: ignore[attr-defined]
 
 
 # --- local refusals are typed and never retried (9.14) ---
@@ -789,17 +908,28 @@ def test_a_corrupt_compressed_body_is_a_transport_error_as_with_httpx(mode: str)
     assert len(recorder.received) == 3  # retried like any transport failure
 
 
+@contextlib.contextmanager
+def _dribbling_body() -> Iterator[str]:
+    with LoopbackServer(dribble) as server:
+        yield server.endpoint_url
+
+
 @modes
+@pytest.mark.parametrize("where", ["body", "head"])
 def test_a_dribbling_instance_metadata_endpoint_gives_up_within_seconds(
-    mode: str, tmp_path: Path
+    mode: str, where: str, tmp_path: Path
 ) -> None:
-    """Instance metadata is documented as 1 s per request: it was 30 s and more."""
-    with LoopbackServer(dribble) as imds:
+    """Instance metadata is documented as 1 s per request: it was 30 s and more.
+
+    A dribbled head too: the sync client's own transport bounds each socket
+    wait by the source's deadline (before, only the async client did).
+    """
+    with head_dribbler() if where == "head" else _dribbling_body() as imds:
         env = {
             "HOME": str(tmp_path),
             "AWS_CONFIG_FILE": str(tmp_path / "none"),
             "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.endpoint_url,
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds,
         }
         start = time.monotonic()
         result = outcome(mode, "http://127.0.0.1:9", credentials=None, env=env)
@@ -1111,7 +1241,9 @@ def test_a_plain_http_call_never_reads_the_ca_bundle() -> None:
         ) as client,
     ):
         client.cancel_image_creation(ARN)
-        context = client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
+        wire = client._http._transport  # the library's own transport shares the context
+        context = wire._ssl_context  # type: ignore[attr-defined]
+        assert context is wire._fallback._pool._ssl_context  # type: ignore[attr-defined]
         assert context.cert_store_stats()["x509_ca"] == 0
 
 
