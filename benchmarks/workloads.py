@@ -115,7 +115,6 @@ def wrap_signing(parts: Parts) -> None:
 
 
 def ours_sync(endpoint: str | None) -> tuple[Callable[[], Any], Parts]:
-    import httpcore
     import httpx
 
     import sigv4_imagebuilder as sib
@@ -138,8 +137,6 @@ def ours_sync(endpoint: str | None) -> tuple[Callable[[], Any], Parts]:
             http_client=httpx.Client(transport=httpx.MockTransport(handler)),
         )
     else:
-        import httpcore
-
         client = sib.ImageBuilderClient(
             region="us-east-1", credentials=creds, endpoint_url=endpoint
         )
@@ -149,8 +146,13 @@ def ours_sync(endpoint: str | None) -> tuple[Callable[[], Any], Parts]:
         # (wrapping send would put it back on that path, so it is not wrapped there).
         parts.wrap(httpx.Client, "send", "httpx Client.send (incl. transport)")
     else:
-        parts.wrap(httpx.HTTPTransport, "handle_request", "httpx transport (httpcore + socket)")
-        parts.wrap(httpcore.ConnectionPool, "handle_request", "httpcore pool (h11 + socket)")
+        # The library's own transport (wrapping httpx's or httpcore's would count as a mock's
+        # patch, and send through httpx's stock transport instead).
+        from sigv4_imagebuilder._wire import WireTransport
+
+        parts.wrap(
+            WireTransport, "handle_request", "own transport: send, read the head (h11 + socket)"
+        )
     wrap_signing(parts)
 
     def call() -> Any:
