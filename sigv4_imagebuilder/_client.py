@@ -65,6 +65,18 @@ def _closed() -> ImageBuilderError:
     return ImageBuilderError("this client is closed")
 
 
+def _environment_proxies() -> bool:
+    """Whether httpx (``trust_env``) would route some URL through a proxy.
+
+    httpx reads urllib's ``getproxies()``; only its ``http``, ``https`` and
+    ``all`` entries name a proxy (``no`` entries only exempt hosts).
+    """
+    from urllib.request import getproxies
+
+    proxies = getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+
+
 class _BaseClient(Generic[HttpT]):
     """What both clients share: the constructor, configuration, credentials, the call context.
 
@@ -115,7 +127,9 @@ class _BaseClient(Generic[HttpT]):
             )
         )
         self._owns_http = http_client is None
-        self._http: HttpT = http_client or http_class(**self._new_http_kwargs())  # type: ignore[assignment]
+        #: Whether our client sends through the library's own transport (_wire).
+        self._wired: bool = False
+        self._http: HttpT = http_client or self._new_http(http_class)  # type: ignore[arg-type]
         # Our own client has no event hooks and no use for cookies: send
         # through its transport (see _transport). A user's client does too
         # while it is plain and has no hooks (checked per call, in _transport).
@@ -170,6 +184,29 @@ class _BaseClient(Generic[HttpT]):
             # TLS handshake rather than now: an http:// endpoint never reads it.
             kwargs["verify"] = _transport.lazy_verifying_context()
         return kwargs
+
+    def _new_http(self, http_class: type[HttpT]) -> HttpT:
+        """The client the library makes: httpx's, sending through ours (``_wire``)."""
+        from . import _wire
+
+        kwargs = self._new_http_kwargs()
+        limits = kwargs["limits"]
+        if _transport.LAZY_CA_SUPPORTED and not _environment_proxies():
+            # Our transport from the start: httpx then never builds (nor
+            # imports) httpcore's pool, a tenth of a cold start. It skips the
+            # environment's proxies when given a transport, hence only
+            # without any; the fallback for mocks is made when first needed.
+            transport_class = _wire.WireTransport if http_class is httpx.Client else None
+            wire: Any = (transport_class or _wire.AsyncWireTransport)(
+                limits=limits, ssl_context=kwargs.pop("verify")
+            )
+            self._wired = True
+            return http_class(transport=wire, **kwargs)
+        http = http_class(**kwargs)
+        # Built as usual (proxy mounts from the environment), then httpx's
+        # default transport replaced by ours and kept as the fallback.
+        self._wired = _wire.install(http, limits) is not None
+        return http
 
     def _pool_limits(self) -> httpx.Limits:
         size = self._max_concurrency or _transport.DEFAULT_MAX_CONCURRENCY
@@ -267,12 +304,8 @@ class ImageBuilderClient(_BaseClient[httpx.Client]):
 
     def _start(self) -> None:
         # Our own client sends through our blocking-socket transport (see
-        # _wire): less CPU than httpcore's, and its socket waits honour the
-        # attempt's deadline.
-        if self._owns_http:
-            from . import _wire
-
-            _wire.install(self._http, self._pool_limits())
+        # _wire, _new_http): less CPU than httpcore's, and its socket waits
+        # honour the attempt's deadline.
         # Threads past the limit wait here rather than in the pool, where
         # they would fail with PoolTimeout after the pool timeout.
         self._slots = threading.BoundedSemaphore(self._limit)
@@ -523,16 +556,11 @@ class AsyncImageBuilderClient(_BaseClient[httpx.AsyncClient]):
     _HTTP_CLASS = httpx.AsyncClient
 
     def _start(self) -> None:
-        # Our own client sends through our asyncio transport (see _wire): a
-        # fraction of the CPU of httpcore's, and a pool that needs no gate.
-        wired = None
-        if self._owns_http:
-            from . import _wire
-
-            wired = _wire.install(self._http, self._pool_limits())
-        # Otherwise one request at a time between entering httpx's pool and
-        # starting on a connection: see _transport._GatedBody.
-        self._pool_gate = _asyncio().Lock() if self._direct and wired is None else None
+        # Our own client sends through our asyncio transport (see _wire,
+        # _new_http): a fraction of the CPU of httpcore's, and a pool that
+        # needs no gate. Otherwise one request at a time between entering
+        # httpx's pool and starting on a connection: see _transport._GatedBody.
+        self._pool_gate = _asyncio().Lock() if self._direct and not self._wired else None
         # Far more waiters than connections collapse httpcore's async pool
         # (encode/httpx#3215); calls past the limit wait here instead.
         self._slots = _asyncio().Semaphore(self._limit)

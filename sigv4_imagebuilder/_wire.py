@@ -56,7 +56,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 import h11
-import httpcore
 import httpx
 
 from ._transport import DEADLINE_EXTENSION
@@ -491,17 +490,33 @@ _SYNC_POOL_METHOD = ("httpcore._sync.connection_pool", "ConnectionPool.handle_re
 _SYNC_TRANSPORT_METHOD = ("httpx._transports.default", "HTTPTransport.handle_request")
 
 
-def _original(cls: type, where: tuple[str, str]) -> object:
+#: The methods as the libraries ship them, each remembered the first time it
+#: is seen unpatched; until then it is checked by name on each call.
+_originals: dict[tuple[str, str], object] = {}
+
+
+def _shipped(cls: type | None, where: tuple[str, str]) -> bool:
+    """Whether ``cls``'s method named in ``where`` is the one its library ships.
+
+    ``cls`` None: its module was never imported, so nothing has patched it.
+    """
+    if cls is None:
+        return True
     function = cls.__dict__.get(where[1].rpartition(".")[2])
-    return function if _genuine(function, *where) else None
+    known = _originals.get(where)
+    if known is not None:
+        return function is known
+    if _genuine(function, *where):
+        _originals[where] = function
+        return True
+    return False
 
 
-# The methods as the libraries ship them. None if this module was first
-# imported while one was patched: then pristine() checks by name each time.
-_pool_original = _original(httpcore.AsyncConnectionPool, _POOL_METHOD)
-_transport_original = _original(httpx.AsyncHTTPTransport, _TRANSPORT_METHOD)
-_sync_pool_original = _original(httpcore.ConnectionPool, _SYNC_POOL_METHOD)
-_sync_transport_original = _original(httpx.HTTPTransport, _SYNC_TRANSPORT_METHOD)
+def _httpcore_class(name: str) -> type | None:
+    # Not imported here: a client sending through our transport need never
+    # load httpcore, and a mocking tool that patches it has imported it.
+    module = sys.modules.get("httpcore")
+    return getattr(module, name, None) if module is not None else None
 
 
 def pristine() -> bool:
@@ -510,13 +525,9 @@ def pristine() -> bool:
     respx (by default) patches ``httpcore.AsyncConnectionPool``; pytest-httpx
     and ``respx.mock(using=...)`` variants patch ``httpx.AsyncHTTPTransport``.
     """
-    pool_method = httpcore.AsyncConnectionPool.__dict__.get("handle_async_request")
-    transport_method = httpx.AsyncHTTPTransport.__dict__.get("handle_async_request")
-    if pool_method is _pool_original is not None and (
-        transport_method is _transport_original is not None
-    ):
-        return True
-    return _genuine(pool_method, *_POOL_METHOD) and _genuine(transport_method, *_TRANSPORT_METHOD)
+    return _shipped(httpx.AsyncHTTPTransport, _TRANSPORT_METHOD) and _shipped(
+        _httpcore_class("AsyncConnectionPool"), _POOL_METHOD
+    )
 
 
 def sync_pristine() -> bool:
@@ -526,14 +537,8 @@ def sync_pristine() -> bool:
     pytest-httpx and ``respx.mock(using="httpx")`` patch
     ``httpx.HTTPTransport.handle_request``.
     """
-    pool_method = httpcore.ConnectionPool.__dict__.get("handle_request")
-    transport_method = httpx.HTTPTransport.__dict__.get("handle_request")
-    if pool_method is _sync_pool_original is not None and (
-        transport_method is _sync_transport_original is not None
-    ):
-        return True
-    return _genuine(pool_method, *_SYNC_POOL_METHOD) and _genuine(
-        transport_method, *_SYNC_TRANSPORT_METHOD
+    return _shipped(httpx.HTTPTransport, _SYNC_TRANSPORT_METHOD) and _shipped(
+        _httpcore_class("ConnectionPool"), _SYNC_POOL_METHOD
     )
 
 
@@ -1344,6 +1349,8 @@ def install(
         The transport installed, or None when ``http`` does not have httpx's
         default transport in the expected place (then nothing changes).
     """
+    import httpcore
+
     stock = getattr(http, "_transport", None)
     pool = getattr(stock, "_pool", None)
     context = getattr(pool, "_ssl_context", None)

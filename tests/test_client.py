@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,6 +17,7 @@ import respx
 from conftest import ARN, CREDS, FIXTURES, NO_SLEEP, PLAIN_CREDS, TOKEN
 
 import sigv4_imagebuilder as sib
+from sigv4_imagebuilder import _transport
 from sigv4_imagebuilder.testing import ReplayMismatch, load_fixture, replay
 
 FIXTURE_FILES = sorted(FIXTURES.glob("*.json"))
@@ -340,3 +344,41 @@ async def test_one_async_client_shared_across_tasks(respx_mock: respx.MockRouter
         ]
         results = await asyncio.gather(*calls)
     assert [r.client_token for r in results] == [f"t{i}" for i in range(20)]
+
+
+_COLD_CALL = """
+import json, sys
+import sigv4_imagebuilder as sib
+from sigv4_imagebuilder.testing._loopback import LoopbackServer, Reply
+
+body = json.dumps({"requestId": "r", "clientToken": "t", "imageBuildVersionArn": sys.argv[1]})
+reply = Reply(headers=[("x-amzn-RequestId", "r")], body=body.encode())
+with LoopbackServer(lambda request: reply) as server:
+    with sib.ImageBuilderClient(region="us-east-1", credentials=sib.Credentials("AKID", "s"),
+                                endpoint_url=server.endpoint_url) as client:
+        client.cancel_image_creation(sys.argv[1])
+print(json.dumps(sorted(m for m in ("httpcore", "anyio") if m in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:9"])
+def test_the_default_client_never_loads_httpcore_unless_a_proxy_needs_it(
+    proxy: str | None,
+) -> None:
+    # A tenth of a cold start: httpx builds (and imports) httpcore's pool only
+    # when no transport is given, which a proxy from the environment needs.
+    if not _transport.LAZY_CA_SUPPORTED:
+        pytest.skip("httpx before 0.28 imports httpcore with itself")
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["NO_PROXY"] = "127.0.0.1"  # the call itself goes direct either way
+    if proxy is not None:
+        env["HTTPS_PROXY"] = proxy
+    done = subprocess.run(
+        [sys.executable, "-c", _COLD_CALL, ARN], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout)
+    if proxy is None:
+        assert loaded == []  # nor anyio
+    else:
+        assert "httpcore" in loaded

@@ -620,7 +620,8 @@ def test_good_timeouts_and_limits_are_kept() -> None:
         assert client.max_concurrency == 7
         wire = client._http._transport  # the library's own transport (see _wire)
         assert wire._max == 7  # type: ignore[attr-defined]
-        assert wire._fallback._pool._max_connections == 7  # type: ignore[attr-defined]
+        # The fallback for mocks, made when first needed, gets the same pool size.
+        assert wire._stock()._pool._max_connections == 7  # type: ignore[attr-defined]
 
 
 # --- local refusals are typed and never retried (9.14) ---
@@ -1055,7 +1056,10 @@ async def test_a_failed_async_send_lets_the_next_call_through(
     # client on httpcore's pool has one (when our transport cannot be put in).
     from sigv4_imagebuilder import _wire
 
-    monkeypatch.setattr(_wire, "install", lambda http, limits: None)
+    from sigv4_imagebuilder import _client
+
+    monkeypatch.setattr(_client, "_environment_proxies", lambda: True)  # build, then install
+    monkeypatch.setattr(_wire, "install", lambda http, limits: None)  # ... which does not fit
     async with sib.AsyncImageBuilderClient(
         region="us-east-1", credentials=CREDS, endpoint_url="http://127.0.0.1:9", max_attempts=1
     ) as client:
@@ -1243,7 +1247,7 @@ def test_a_plain_http_call_never_reads_the_ca_bundle() -> None:
         client.cancel_image_creation(ARN)
         wire = client._http._transport  # the library's own transport shares the context
         context = wire._ssl_context  # type: ignore[attr-defined]
-        assert context is wire._fallback._pool._ssl_context  # type: ignore[attr-defined]
+        assert context is wire._stock()._pool._ssl_context  # type: ignore[attr-defined]
         assert context.cert_store_stats()["x509_ca"] == 0
 
 

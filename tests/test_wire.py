@@ -889,7 +889,7 @@ def test_pristine_sees_patches_even_if_imported_under_one(monkeypatch: pytest.Mo
     assert not _wire.pristine()
     monkeypatch.undo()
     # As if this module had been imported while respx was active: names decide.
-    monkeypatch.setattr(_wire, "_pool_original", None)
+    monkeypatch.setattr(_wire, "_originals", {})
     assert _wire.pristine()
 
 

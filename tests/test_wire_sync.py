@@ -1031,7 +1031,7 @@ def test_sync_pristine_sees_patches_even_if_imported_under_one(
     assert not _wire.sync_pristine()
     monkeypatch.undo()
     # As if this module had been imported while respx was active: names decide.
-    monkeypatch.setattr(_wire, "_sync_pool_original", None)
+    monkeypatch.setattr(_wire, "_originals", {})
     assert _wire.sync_pristine()
 
 
@@ -1235,3 +1235,20 @@ def test_an_h11_event_the_driver_does_not_expect_is_a_protocol_error(
         with pytest.raises(httpx.RemoteProtocolError, match="in the reply body"):
             client.get(server.url)
         assert transport.open_connections == 0
+
+
+def test_sync_pristine_without_httpcore_loaded_still_sees_a_patched_httpx(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The default client never imports httpcore: nothing can have patched it
+    # then, but httpx's own transport may still be (pytest-httpx).
+    import sys
+
+    monkeypatch.delitem(sys.modules, "httpcore")
+    assert _wire.sync_pristine() and _wire.pristine()
+
+    def patched(self: Any, request: httpx.Request) -> httpx.Response:
+        raise AssertionError("never called")  # pragma: no cover
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", patched)
+    assert not _wire.sync_pristine()
