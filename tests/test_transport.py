@@ -1054,9 +1054,7 @@ async def test_a_failed_async_send_lets_the_next_call_through(
 ) -> None:
     # The pool gate is released on a failure before the body is read. Only a
     # client on httpcore's pool has one (when our transport cannot be put in).
-    from sigv4_imagebuilder import _wire
-
-    from sigv4_imagebuilder import _client
+    from sigv4_imagebuilder import _client, _wire
 
     monkeypatch.setattr(_client, "_environment_proxies", lambda: True)  # build, then install
     monkeypatch.setattr(_wire, "install", lambda http, limits: None)  # ... which does not fit
