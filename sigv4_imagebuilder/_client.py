@@ -8,11 +8,14 @@ lives once in the core.
 
 from __future__ import annotations
 
+import collections
 import os
+import queue
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from itertools import islice
 from types import TracebackType
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -63,6 +66,11 @@ def _closed() -> ImageBuilderError:
     # The root class, not httpx's RuntimeError: every failure of a call is an
     # ImageBuilderError, including calling a client after close().
     return ImageBuilderError("this client is closed")
+
+
+#: Runs an iterator to its end inside one C call (no bytecode between its steps).
+_consume: Callable[[Iterable[object]], None] = collections.deque(maxlen=0).extend
+_NEVER = object()
 
 
 def _environment_proxies() -> bool:
@@ -308,7 +316,12 @@ class ImageBuilderClient(_BaseClient[httpx.Client]):
         # honour the attempt's deadline.
         # Threads past the limit wait here rather than in the pool, where
         # they would fail with PoolTimeout after the pool timeout.
-        self._slots = threading.BoundedSemaphore(self._limit)
+        # Tokens in a queue, not a threading.Semaphore, whose Python code a
+        # signal's exception (Ctrl-C, an alarm) can interrupt half-way and
+        # lose a slot for good; see _send.
+        self._slots: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(self._limit):
+            self._slots.put(None)
         self._credentials_lock = threading.Lock()
 
     def cancel_image_creation(
@@ -506,18 +519,24 @@ class ImageBuilderClient(_BaseClient[httpx.Client]):
 
     def _send(self, action: Send) -> Outcome:
         request = self._build(action, self._http)
-        with self._slots:
-            try:
-                return _transport.send(
-                    self._http,
-                    request,
-                    _transport.deadline_of(action, self._attempt_timeout),
-                    direct=self._direct,
-                )
-            except RuntimeError:
-                if self._http.is_closed:  # closed by another thread mid-call
-                    raise _closed() from None
-                raise
+        held: list[None] = []
+        try:
+            # Take a slot and note it in one C call, and give it back in one:
+            # a signal's exception (Ctrl-C, an alarm) runs between bytecodes,
+            # so it can never fall between taking a slot and noting it.
+            held.extend(islice(iter(self._slots.get, _NEVER), 1))
+            return _transport.send(
+                self._http,
+                request,
+                _transport.deadline_of(action, self._attempt_timeout),
+                direct=self._direct,
+            )
+        except RuntimeError:
+            if self._http.is_closed:  # closed by another thread mid-call
+                raise _closed() from None
+            raise
+        finally:
+            _consume(map(self._slots.put, held))
 
     def close(self) -> None:
         """Close the connections this client opened (not those of a client passed in)."""

@@ -508,10 +508,14 @@ def _open(http: httpx.Client, request: httpx.Request, direct: bool) -> httpx.Res
     if http.is_closed:
         raise _closed_error()
     response = http._transport_for_url(request.url).handle_request(request)
-    response.request = request
-    if not owned:
-        _keep_cookies(http, response)
-    _log_like_httpx(request, response)
+    try:
+        response.request = request
+        if not owned:
+            _keep_cookies(http, response)
+        _log_like_httpx(request, response)
+    except BaseException:
+        response.close()  # an interrupt, a hostile cookie: the caller never sees it
+        raise
     return response
 
 

@@ -210,7 +210,17 @@ class IdleConnections(Generic[ConnT]):
     def take(
         self, origin: tuple[str, str, int], now: float, drop: Callable[[ConnT], None]
     ) -> ConnT | None:
-        """A usable idle connection to ``origin``, or None; stale ones go to ``drop``."""
+        """A usable idle connection to ``origin``, or None; stale ones go to ``drop``.
+
+        Expired connections at the bottom of other origins' stacks go too
+        (a credential endpoint's, while calls go to the API), as few as
+        there are origins.
+        """
+        if len(self._stacks) > 1:
+            for key, other in self._stacks.items():
+                while key != origin and other and other[0].expires_at <= now:
+                    self.count -= 1
+                    drop(other.popleft())
         stack = self._stacks.get(origin)
         while stack:
             oldest = stack[0]
@@ -868,12 +878,16 @@ def _wait(timeout: float | None, deadline: float | None, error: type[Exception])
 class _SocketConnection(PooledConnection):
     """One blocking TCP (or TLS) socket and its :class:`Exchange`; one thread at a time."""
 
-    __slots__ = ("aborted", "discarded", "exchange", "sock")
+    __slots__ = ("aborted", "discarded", "exchange", "releases", "sock")
 
     def __init__(self, origin: tuple[str, str, int]) -> None:
         PooledConnection.__init__(self, origin)
         self.exchange = Exchange()
         self.sock: socket.socket | None = None
+        #: How often a reply on it was handed back (under the pool's lock): a
+        #: reader interrupted around the hand-back tells by it whether the
+        #: connection is still its own to discard.
+        self.releases = 0
         #: No longer counted by the pool; whoever holds it closes it.
         self.discarded = False
         #: Shut down by the pool's close() while a request was on it.
@@ -969,6 +983,7 @@ class _SocketResponseStream(httpx.SyncByteStream):
     ) -> None:
         self._pool = pool
         self._conn: _SocketConnection | None = conn
+        self._releases = conn.releases
         self._timeout = timeout
         self._deadline = deadline
 
@@ -987,22 +1002,23 @@ class _SocketResponseStream(httpx.SyncByteStream):
                 raise httpx.RemoteProtocolError(
                     f"unexpected {type(event).__name__} in the reply body"
                 )
+            self._pool._release(conn)
         except BaseException:
-            # A failure, or a signal (KeyboardInterrupt) mid-read: the rest of
-            # the reply is unread, so the connection can carry nothing more.
+            # A failure, or a signal (KeyboardInterrupt) mid-read or while
+            # handing it back: unless the hand-back happened, the connection
+            # can carry nothing more.
+            self._pool._abandon(conn, self._releases)  # idempotent: first, then forget
             self._conn = None
-            self._pool._discard(conn)
             raise
         self._conn = None
-        self._pool._release(conn)
         raise StopIteration
 
     def close(self) -> None:
         conn = self._conn
         if conn is not None:
             # Not read to the end: the rest of the reply is still on the wire.
+            self._pool._abandon(conn, self._releases)
             self._conn = None
-            self._pool._discard(conn)
 
 
 _PENDING = object()
@@ -1131,16 +1147,18 @@ class WireTransport(httpx.BaseTransport):
                 raise httpx.RemoteProtocolError(
                     f"unexpected {type(event).__name__} instead of a reply"
                 )
+            # Inside the try: until the stream owns the connection, an
+            # interrupt must not leave it (and its place) to nobody.
+            status, raw_headers, response_extensions = response_head(event)
+            return httpx.Response(
+                status,
+                headers=raw_headers,
+                stream=_SocketResponseStream(self, conn, read_timeout, deadline),
+                extensions=response_extensions,
+            )
         except BaseException:
             self._discard(conn)
             raise
-        status, raw_headers, response_extensions = response_head(event)
-        return httpx.Response(
-            status,
-            headers=raw_headers,
-            stream=_SocketResponseStream(self, conn, read_timeout, deadline),
-            extensions=response_extensions,
-        )
 
     def _stock(self) -> httpx.BaseTransport:
         with self._lock:
@@ -1253,9 +1271,13 @@ class WireTransport(httpx.BaseTransport):
     def _release(self, conn: _SocketConnection) -> None:
         """The reply was read to the end: keep the connection if it can carry another."""
         with self._lock:
+            # Decided first: an interrupt in there leaves the connection the
+            # reader's, to discard (see _abandon); from the count on, it is not.
+            reusable = not conn.discarded and not self._closed and conn.exchange.reusable()
+            conn.releases += 1
             if conn.discarded:
                 conn.close()
-            elif self._closed or not conn.exchange.reusable():
+            elif not reusable:
                 self._discard_locked(conn)
             else:
                 self._recycle_locked(conn)
@@ -1281,6 +1303,13 @@ class WireTransport(httpx.BaseTransport):
         """Close a connection that is not idle, and free its place."""
         with self._lock:
             self._discard_locked(conn)
+
+    def _abandon(self, conn: _SocketConnection, releases: int) -> None:
+        """Discard a reader's connection unless it was handed back meanwhile
+        (then it is idle or another thread's, and not this reader's to close)."""
+        with self._lock:
+            if conn.releases == releases:
+                self._discard_locked(conn)
 
     def _discard_locked(self, conn: _SocketConnection) -> None:
         conn.close()  # even if the pool let go of it already: this thread owns the socket

@@ -1252,3 +1252,51 @@ def test_sync_pristine_without_httpcore_loaded_still_sees_a_patched_httpx(
 
     monkeypatch.setattr(httpx.HTTPTransport, "handle_request", patched)
     assert not _wire.sync_pristine()
+
+
+def _interrupt_once(real: Callable[..., Any]) -> Callable[..., Any]:
+    armed = [True]
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        if armed:
+            armed.clear()
+            raise KeyboardInterrupt  # as a signal's handler would, at this exact point
+        return real(*args, **kwargs)
+
+    return interrupted
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        (_wire.Exchange, "reusable"),  # handing the read reply's connection back
+        (_wire, "response_head"),  # between the reply head and the stream owning it
+        (_transport, "_log_like_httpx"),  # after the transport returned, before send() owns it
+    ],
+)
+def test_an_interrupt_around_a_reply_leaves_the_one_place_usable(
+    module: Any, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With one connection allowed, a place lost to an interrupt would make
+    # every later call a PoolTimeout.
+    def answer(peer: Peer, index: int) -> None:
+        while peer.request() is not None:
+            peer.send(reply(CANCEL_BODY, b"Content-Type: application/json"))
+
+    with Server(answer) as server:
+        client = sib.ImageBuilderClient(
+            region="us-east-1",
+            credentials=CREDS,
+            endpoint_url=server.url,
+            max_attempts=1,
+            timeout=2,
+            max_concurrency=1,
+        )
+        client.cancel_image_creation(ARN)  # a kept-alive connection to hand back
+        monkeypatch.setattr(module, name, _interrupt_once(getattr(module, name)))
+        with pytest.raises(KeyboardInterrupt):
+            client.cancel_image_creation(ARN)
+        assert client.cancel_image_creation(ARN).image_build_version_arn == ARN
+        wire = client._http._transport
+        assert wire.open_connections <= 1  # type: ignore[attr-defined]
+        client.close()
