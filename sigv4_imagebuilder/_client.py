@@ -69,7 +69,7 @@ def _closed() -> ImageBuilderError:
 
 
 #: Runs an iterator to its end inside one C call (no bytecode between its steps).
-_consume: Callable[[Iterable[object]], None] = collections.deque(maxlen=0).extend
+_consume: Callable[[Iterable[object]], None] = collections.deque[object](maxlen=0).extend
 _NEVER = object()
 
 

@@ -20,7 +20,7 @@ import attrs
 from ._actions import Flow, GetCredentials, Outcome, Send, Sleep
 from ._clock import utcnow
 from ._errors import ImageBuilderError, ResponseParseError
-from ._http import HttpRequest
+from ._http import HttpRequest, scrub_echoes
 from ._operations import Operation
 from ._protocol import parse_error, parse_success, serialize_request, validate_input
 from ._retries import ClockSkew, RetryPolicy, RetryQuota, RetryState
@@ -132,6 +132,8 @@ def call_flow(
         left = None if deadline is None else max(deadline - ctx.monotonic(), _MIN_ATTEMPT)
         outcome: Outcome = yield Send(request, deadline=left)
         response = outcome.response
+        if response is not None:
+            response = scrub_echoes(response, (credentials.session_token, _signature(request)))
         error: ImageBuilderError
         if response is None:
             assert outcome.error is not None
@@ -155,6 +157,13 @@ def call_flow(
             raise error
         if delay > 0:
             yield Sleep(delay)
+
+
+def _signature(request: HttpRequest) -> str | None:
+    # The hex after "Signature=" in the Authorization header we sent.
+    authorization = request.header("Authorization") or ""
+    _, found, signature = authorization.rpartition("Signature=")
+    return signature if found else None
 
 
 def _with_sdk_headers(

@@ -60,6 +60,36 @@ class HttpResponse:
     body_problem: str | None = None
 
 
+def scrub_echoes(response: HttpResponse, sent: tuple[str | None, ...]) -> HttpResponse:
+    """``response`` with every copy of a secret we sent it replaced by ``***``.
+
+    A hostile endpoint can echo the session token or the signature into an
+    error code, a message or a request id, which end up in exception texts,
+    reprs and logs. Cheap when nothing matches (the usual case): a substring
+    test per secret over the body and the header values.
+
+    Example:
+        >>> reply = HttpResponse(status_code=400, headers={"x-echo": "tok"}, body=b'"tok"')
+        >>> scrub_echoes(reply, ("tok", None)).body
+        b'"***"'
+    """
+    secrets = [s for s in sent if s]
+    found = [
+        s
+        for s in secrets
+        if s.encode() in response.body
+        or any(s in value or s in name for name, value in response.headers.items())
+    ]
+    if not found:
+        return response
+    body = response.body
+    headers = dict(response.headers)
+    for secret in found:
+        body = body.replace(secret.encode(), b"***")
+        headers = {k.replace(secret, "***"): v.replace(secret, "***") for k, v in headers.items()}
+    return attrs.evolve(response, body=body, headers=headers)
+
+
 def host_header(url: str) -> str:
     """Return the ``Host`` value for ``url``: lower-case host, port only if not default.
 

@@ -1526,3 +1526,53 @@ def test_a_kept_alive_connection_dropped_under_a_request_is_sent_again_only_as_a
         assert isinstance(results[1], sib.CancelImageCreationResponse), results[1]
         assert results[1].metadata.retry_attempts == 1
         assert len(recorder.received) == 3
+
+
+def _echo_into_the_error(request: bytes) -> bytes:
+    token = _sent(request, b"x-amz-security-token")
+    signature = _sent(request, b"authorization").rsplit(b"=", 1)[1]
+    body = b'{"__type": "' + token + b'", "message": "you sent ' + signature + b'"}'
+    return (
+        b"HTTP/1.1 400 Bad Request\r\nx-amzn-ErrorType: " + token + b"\r\n"
+        b"x-amzn-RequestId: " + token + b"\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+
+def _echo_into_a_success(request: bytes) -> bytes:
+    token = _sent(request, b"x-amz-security-token")
+    body = json.dumps(
+        {"requestId": token.decode(), "clientToken": "t", "imageBuildVersionArn": ARN}
+    ).encode()
+    return (
+        b"HTTP/1.1 200 OK\r\nx-amzn-RequestId: " + token + b"\r\nx-echo: " + token + b"\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+
+@modes
+@pytest.mark.parametrize("answer", [_echo_into_the_error, _echo_into_a_success])
+def test_a_server_echoing_our_secrets_into_the_reply_gets_them_nowhere(
+    mode: str, answer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The error code, message and request id, and a result's fields, end up
+    # in exception texts, reprs and log lines: what we sent in secret (the
+    # token, the signature) is masked in the reply before anything reads it.
+    capture_everything(caplog)
+    caplog.set_level(logging.INFO, logger="httpcore")  # its DEBUG trace prints heads as is
+    signatures_sent: list[str] = []
+
+    def recording(request: bytes) -> bytes:
+        signatures_sent.append(_sent(request, b"authorization").decode().rsplit("=", 1)[1])
+        return answer(request)
+
+    with echoing_server(recording) as endpoint:
+        result = outcome(mode, endpoint, max_attempts=1)
+    assert signatures_sent
+    if answer is _echo_into_the_error:
+        assert isinstance(result, sib.ServiceError), result
+        assert result.code == "***" and "***" in result.message
+    else:
+        assert isinstance(result, sib.CancelImageCreationResponse), result
+        assert result.request_id == "***"
+    assert_no_secrets(result, caplog=caplog, extra=signatures_sent)
