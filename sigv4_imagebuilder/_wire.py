@@ -172,6 +172,23 @@ class Exchange:
         return False
 
 
+def origin_of(url: httpx.URL) -> tuple[str, str, int]:
+    """The pool key of ``url``: scheme, host, port.
+
+    Raises:
+        httpx.UnsupportedProtocol: not http or https.
+    """
+    scheme = url.scheme
+    if scheme not in _DEFAULT_PORTS:
+        raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'.")
+    return (scheme, url.raw_host.decode("ascii"), url.port or _DEFAULT_PORTS[scheme])
+
+
+def head_of(request: httpx.Request) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
+    """Method, request target and raw headers, as :meth:`Exchange.request_bytes` takes them."""
+    return request.method.encode("ascii"), request.url.raw_path, request.headers.raw
+
+
 def response_head(event: Any) -> tuple[int, list[tuple[bytes, bytes]], dict[str, Any]]:
     """Status, raw headers and httpx extensions of an ``h11.Response``, as httpcore gives them."""
     extensions = {"http_version": b"HTTP/" + event.http_version, "reason_phrase": event.reason}
@@ -552,7 +569,24 @@ def sync_pristine() -> bool:
     )
 
 
-class AsyncWireTransport(httpx.AsyncBaseTransport):
+class _PoolCounts:
+    """What both drivers' pools tell about themselves."""
+
+    _open: int
+    _idle: IdleConnections[Any]
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open or opening (each counts against ``max_connections``)."""
+        return self._open
+
+    @property
+    def idle_connections(self) -> int:
+        """Connections kept alive between requests."""
+        return self._idle.count
+
+
+class AsyncWireTransport(_PoolCounts, httpx.AsyncBaseTransport):
     """httpx's async transport interface over asyncio and h11, with its own pool.
 
     Args:
@@ -592,16 +626,6 @@ class AsyncWireTransport(httpx.AsyncBaseTransport):
         self._waiters: deque[tuple[tuple[str, str, int], asyncio.Future[Any]]] = deque()
         self._closed = False
 
-    @property
-    def open_connections(self) -> int:
-        """Connections open or opening (each counts against ``max_connections``)."""
-        return self._open
-
-    @property
-    def idle_connections(self) -> int:
-        """Connections kept alive between requests."""
-        return self._idle.count
-
     # --- requests ---
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -615,21 +639,13 @@ class AsyncWireTransport(httpx.AsyncBaseTransport):
             return await self._stock().handle_async_request(request)
         if self._closed:
             raise RuntimeError("Cannot send a request, as the transport has been closed.")
-        url = request.url
-        scheme = url.scheme
-        if scheme not in _DEFAULT_PORTS:
-            raise httpx.UnsupportedProtocol(
-                f"Request URL has an unsupported protocol '{scheme}://'."
-            )
-        origin = (scheme, url.raw_host.decode("ascii"), url.port or _DEFAULT_PORTS[scheme])
+        origin = origin_of(request.url)
         timeouts = request.extensions.get("timeout") or {}
         try:
             body = request.content
         except httpx.RequestNotRead:
             body = await request.aread()
-        method = request.method.encode("ascii")
-        target = url.raw_path
-        headers = request.headers.raw
+        method, target, headers = head_of(request)
         read_timeout = timeouts.get("read")
         write_timeout = timeouts.get("write")
         conn = await self._checkout(origin, timeouts)
@@ -1040,7 +1056,7 @@ class _Waiter:
         self.event.set()
 
 
-class WireTransport(httpx.BaseTransport):
+class WireTransport(_PoolCounts, httpx.BaseTransport):
     """httpx's sync transport interface over blocking sockets and h11, with its own pool.
 
     The twin of :class:`AsyncWireTransport`, sharing its protocol core
@@ -1090,16 +1106,6 @@ class WireTransport(httpx.BaseTransport):
         self._waiters: deque[_Waiter] = deque()
         self._closed = False
 
-    @property
-    def open_connections(self) -> int:
-        """Connections open or opening (each counts against ``max_connections``)."""
-        return self._open
-
-    @property
-    def idle_connections(self) -> int:
-        """Connections kept alive between requests."""
-        return self._idle.count
-
     # --- requests ---
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -1113,13 +1119,7 @@ class WireTransport(httpx.BaseTransport):
             return self._stock().handle_request(request)
         if self._closed:
             raise RuntimeError("Cannot send a request, as the transport has been closed.")
-        url = request.url
-        scheme = url.scheme
-        if scheme not in _DEFAULT_PORTS:
-            raise httpx.UnsupportedProtocol(
-                f"Request URL has an unsupported protocol '{scheme}://'."
-            )
-        origin = (scheme, url.raw_host.decode("ascii"), url.port or _DEFAULT_PORTS[scheme])
+        origin = origin_of(request.url)
         extensions = request.extensions
         timeouts = extensions.get("timeout") or {}
         deadline = extensions.get(DEADLINE_EXTENSION)
@@ -1127,9 +1127,7 @@ class WireTransport(httpx.BaseTransport):
             body = request.content
         except httpx.RequestNotRead:
             body = request.read()
-        method = request.method.encode("ascii")
-        target = url.raw_path
-        headers = request.headers.raw
+        method, target, headers = head_of(request)
         read_timeout = timeouts.get("read")
         write_timeout = timeouts.get("write")
         conn = self._checkout(origin, _wait(timeouts.get("pool"), deadline, httpx.PoolTimeout))
