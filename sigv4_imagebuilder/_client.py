@@ -204,10 +204,10 @@ class _BaseClient(Generic[HttpT]):
             # imports) httpcore's pool, a tenth of a cold start. It skips the
             # environment's proxies when given a transport, hence only
             # without any; the fallback for mocks is made when first needed.
-            transport_class = _wire.WireTransport if http_class is httpx.Client else None
-            wire: Any = (transport_class or _wire.AsyncWireTransport)(
-                limits=limits, ssl_context=kwargs.pop("verify")
+            wire_class = (
+                _wire.WireTransport if http_class is httpx.Client else _wire.AsyncWireTransport
             )
+            wire: Any = wire_class(limits=limits, ssl_context=kwargs.pop("verify"))
             self._wired = True
             return http_class(transport=wire, **kwargs)
         http = http_class(**kwargs)
@@ -311,14 +311,12 @@ class ImageBuilderClient(_BaseClient[httpx.Client]):
     _HTTP_CLASS = httpx.Client
 
     def _start(self) -> None:
-        # Our own client sends through our blocking-socket transport (see
-        # _wire, _new_http): less CPU than httpcore's, and its socket waits
-        # honour the attempt's deadline.
         # Threads past the limit wait here rather than in the pool, where
-        # they would fail with PoolTimeout after the pool timeout.
-        # Tokens in a queue, not a threading.Semaphore, whose Python code a
-        # signal's exception (Ctrl-C, an alarm) can interrupt half-way and
-        # lose a slot for good; see _send.
+        # they would fail with PoolTimeout after the pool timeout. Tokens in a
+        # queue, not a threading.Semaphore, whose Python code a signal's
+        # exception (Ctrl-C, an alarm) can interrupt half-way and lose a slot
+        # for good; see _send. (Our own client's transport is set up in
+        # _new_http.)
         self._slots: queue.SimpleQueue[None] = queue.SimpleQueue()
         for _ in range(self._limit):
             self._slots.put(None)
