@@ -142,7 +142,12 @@ class _BaseClient(Generic[HttpT]):
         # through its transport (see _transport). A user's client does too
         # while it is plain and has no hooks (checked per call, in _transport).
         self._direct: bool = self._owns_http and bool(_transport.DIRECT_SEND_SUPPORTED)
-        self._limit = self._max_concurrency or _transport.pool_size(self._http)
+        # Our own pool's size (_pool_limits), or the user's client's.
+        self._limit = self._max_concurrency or (
+            _transport.DEFAULT_MAX_CONCURRENCY
+            if self._owns_http
+            else _transport.pool_size(self._http)
+        )
         self._start()
 
     def _start(self) -> None:

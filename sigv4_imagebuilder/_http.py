@@ -10,7 +10,8 @@ import attrs
 #: Request headers whose values are secret or replayable; reprs show "***".
 SENSITIVE_HEADERS = frozenset({"authorization", "x-amz-security-token"})
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: The port a URL of each scheme means when it names none.
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def redacted(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -102,6 +103,6 @@ def host_header(url: str) -> str:
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     port = parts.port
-    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme):
+    if port is not None and port != DEFAULT_PORTS.get(parts.scheme):
         host = f"{host}:{port}"
     return host

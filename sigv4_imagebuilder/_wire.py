@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 import h11
 import httpx
 
+from ._http import DEFAULT_PORTS
 from ._transport import DEADLINE_EXTENSION
 
 if TYPE_CHECKING:
@@ -80,7 +81,6 @@ MAX_INCOMPLETE_EVENT_SIZE = 100 * 1024
 #: an endless body costs at most this much memory beyond what the reader keeps.
 READ_HIGH_WATER = 256 * 1024
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 ConnT = TypeVar("ConnT", bound="PooledConnection")
 
@@ -179,9 +179,9 @@ def origin_of(url: httpx.URL) -> tuple[str, str, int]:
         httpx.UnsupportedProtocol: not http or https.
     """
     scheme = url.scheme
-    if scheme not in _DEFAULT_PORTS:
+    if scheme not in DEFAULT_PORTS:
         raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'.")
-    return (scheme, url.raw_host.decode("ascii"), url.port or _DEFAULT_PORTS[scheme])
+    return (scheme, url.raw_host.decode("ascii"), url.port or DEFAULT_PORTS[scheme])
 
 
 def head_of(request: httpx.Request) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:

@@ -1087,49 +1087,17 @@ def _request_size(data: bytes) -> int:
 @contextlib.contextmanager
 def tls_server() -> Iterator[str]:
     """A one-thread HTTPS server on 127.0.0.1 with a self-signed certificate."""
-    import socket
     import ssl
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(SELF_SIGNED, str(TLS_DIR / "selfsigned.key"))
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
     body = _CANCEL_REPLY.encode()
     reply = (
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-amzn-RequestId: r\r\n"
         b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
     )
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                raw, _ = listener.accept()
-            except OSError:
-                continue
-            try:
-                raw.settimeout(5)
-                with context.wrap_socket(raw, server_side=True) as conn:
-                    data = b""
-                    while b"\r\n\r\n" not in data or len(data) < _request_size(data):
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            break
-                        data += chunk
-                    conn.sendall(reply)
-            except (OSError, ssl.SSLError):
-                pass  # the client refused our certificate, as it should
-            finally:
-                raw.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    with echoing_server(lambda request: reply, tls=context) as endpoint:
+        yield endpoint
 
 
 def _cause_chain(exc: BaseException) -> list[BaseException]:
@@ -1384,9 +1352,11 @@ def test_an_environment_proxy_carries_the_request(
 
 
 @contextlib.contextmanager
-def echoing_server(answer: Any) -> Iterator[str]:
-    """A raw HTTP server on 127.0.0.1 whose reply bytes are ``answer(request bytes)``."""
+def echoing_server(answer: Any, *, tls: Any = None) -> Iterator[str]:
+    """A one-thread HTTP server on 127.0.0.1 (HTTPS with ``tls``, an
+    ``ssl.SSLContext``) whose reply bytes are ``answer(request bytes)``."""
     import socket
+    import ssl
 
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
@@ -1395,29 +1365,31 @@ def echoing_server(answer: Any) -> Iterator[str]:
     def serve() -> None:
         while not stop.is_set():
             try:
-                conn, _ = listener.accept()
+                raw, _ = listener.accept()
             except OSError:
                 continue
-            with conn:
-                conn.settimeout(5)
-                data = b""
-                try:
+            try:
+                raw.settimeout(5)
+                with tls.wrap_socket(raw, server_side=True) if tls else raw as conn:
+                    data = b""
                     while b"\r\n\r\n" not in data or len(data) < _request_size(data):
                         chunk = conn.recv(65536)
                         if not chunk:
                             break
                         data += chunk
                     conn.sendall(answer(data))
-                except OSError:
-                    pass
+            except (OSError, ssl.SSLError):
+                pass  # the client hung up, or refused our certificate, as it should
+            finally:
+                raw.close()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{listener.getsockname()[1]}"
     finally:
         stop.set()
-        thread.join()
+        thread.join(5)
         listener.close()
 
 

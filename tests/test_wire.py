@@ -375,27 +375,21 @@ async def test_a_stalled_tls_handshake_is_a_connect_timeout() -> None:
         assert transport.open_connections == 0
 
 
-async def test_a_silent_server_is_a_read_timeout() -> None:
-    async def silent(reader: Any, writer: Any, index: int) -> None:
-        await reader.read()
+async def _silent(reader: Any, writer: Any, index: int) -> None:
+    await reader.read()
 
+
+async def _stalled_body(reader: Any, writer: Any, index: int) -> None:
+    await read_request(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+    await reader.read()
+
+
+@pytest.mark.parametrize("handler", [_silent, _stalled_body])
+async def test_a_silent_server_or_a_stalled_body_is_a_read_timeout(handler: Handler) -> None:
     transport = AsyncWireTransport()
     client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, read=0.2))
-    async with serving(silent) as server, client:
-        with pytest.raises(httpx.ReadTimeout):
-            await client.get(server.url)
-        assert transport.open_connections == 0
-
-
-async def test_a_stalled_body_is_a_read_timeout() -> None:
-    async def stall(reader: Any, writer: Any, index: int) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-        await reader.read()
-
-    transport = AsyncWireTransport()
-    client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, read=0.2))
-    async with serving(stall) as server, client:
+    async with serving(handler) as server, client:
         with pytest.raises(httpx.ReadTimeout):
             await client.get(server.url)
         assert transport.open_connections == 0

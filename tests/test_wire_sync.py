@@ -477,27 +477,21 @@ def test_a_stalled_tls_handshake_is_a_connect_timeout() -> None:
         assert transport.open_connections == 0
 
 
-def test_a_silent_server_is_a_read_timeout() -> None:
-    def silent(peer: Peer, index: int) -> None:
-        peer.drain()
+def _silent(peer: Peer, index: int) -> None:
+    peer.drain()
 
+
+def _stalled_body(peer: Peer, index: int) -> None:
+    peer.request()
+    peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+    peer.drain()
+
+
+@pytest.mark.parametrize("handler", [_silent, _stalled_body])
+def test_a_silent_server_or_a_stalled_body_is_a_read_timeout(handler: Handler) -> None:
     transport = WireTransport()
     client = httpx.Client(transport=transport, timeout=httpx.Timeout(5.0, read=0.2))
-    with Server(silent) as server, client:
-        with pytest.raises(httpx.ReadTimeout):
-            client.get(server.url)
-        assert transport.open_connections == 0
-
-
-def test_a_stalled_body_is_a_read_timeout() -> None:
-    def stall(peer: Peer, index: int) -> None:
-        peer.request()
-        peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-        peer.drain()
-
-    transport = WireTransport()
-    client = httpx.Client(transport=transport, timeout=httpx.Timeout(5.0, read=0.2))
-    with Server(stall) as server, client:
+    with Server(handler) as server, client:
         with pytest.raises(httpx.ReadTimeout):
             client.get(server.url)
         assert transport.open_connections == 0
