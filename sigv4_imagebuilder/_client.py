@@ -9,6 +9,7 @@ lives once in the core.
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import queue
 import threading
@@ -25,7 +26,7 @@ from . import _transport
 from ._actions import AcquireLock, Flow, Outcome, RunBlocking, Send, Sleep
 from ._config import ClientConfig, resolve_config
 from ._credentials import CredentialResolver, CredentialsArg, resolver_for
-from ._errors import ImageBuilderError, ParamValidationError
+from ._errors import ImageBuilderError, ParamValidationError, TransportTimeoutError
 from ._flow import CallContext, call_flow
 from ._models import CancelImageCreationResponse, GetImageResponse
 from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE
@@ -68,21 +69,17 @@ def _closed() -> ImageBuilderError:
     return ImageBuilderError("this client is closed")
 
 
+def _no_slot(seconds: float) -> Outcome:
+    # Every place was taken for as long as the call could wait (a waiter's max_wait).
+    error = TransportTimeoutError(
+        f"timed out: no free place among the client's max_concurrency within {seconds:g} s"
+    )
+    return Outcome(error=error, elapsed=seconds)
+
+
 #: Runs an iterator to its end inside one C call (no bytecode between its steps).
 _consume: Callable[[Iterable[object]], None] = collections.deque[object](maxlen=0).extend
 _NEVER = object()
-
-
-def _environment_proxies() -> bool:
-    """Whether httpx (``trust_env``) would route some URL through a proxy.
-
-    httpx reads urllib's ``getproxies()``; only its ``http``, ``https`` and
-    ``all`` entries name a proxy (``no`` entries only exempt hosts).
-    """
-    from urllib.request import getproxies
-
-    proxies = getproxies()
-    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
 
 
 class _BaseClient(Generic[HttpT]):
@@ -135,19 +132,8 @@ class _BaseClient(Generic[HttpT]):
             )
         )
         self._owns_http = http_client is None
-        #: Whether our client sends through the library's own transport (_wire).
-        self._wired: bool = False
+        self._limit = self._max_concurrency or _transport.DEFAULT_MAX_CONCURRENCY
         self._http: HttpT = http_client or self._new_http(http_class)  # type: ignore[arg-type]
-        # Our own client has no event hooks and no use for cookies: send
-        # through its transport (see _transport). A user's client does too
-        # while it is plain and has no hooks (checked per call, in _transport).
-        self._direct: bool = self._owns_http and bool(_transport.DIRECT_SEND_SUPPORTED)
-        # Our own pool's size (_pool_limits), or the user's client's.
-        self._limit = self._max_concurrency or (
-            _transport.DEFAULT_MAX_CONCURRENCY
-            if self._owns_http
-            else _transport.pool_size(self._http)
-        )
         self._start()
 
     def _start(self) -> None:
@@ -173,6 +159,11 @@ class _BaseClient(Generic[HttpT]):
             use_dualstack_endpoint=options.use_dualstack_endpoint,
             max_attempts=options.max_attempts,
         )
+        # Read here, with the shared files; the engines get them (_new_http).
+        self._ca_bundle = config.ca_bundle
+        from ._engines import environment_proxies
+
+        self._proxies = environment_proxies(environ)
         self._credentials: CredentialResolver = resolver_for(
             options.credentials,
             lambda: _default_resolver(config, environ, files),
@@ -185,45 +176,25 @@ class _BaseClient(Generic[HttpT]):
             credentials=self._credentials.flow,
         )
 
-    def _new_http_kwargs(self) -> dict[str, Any]:
-        # A pool as large as the in-flight limit, all of it kept alive, so a
-        # fan-out reuses its connections instead of reopening them.
-        kwargs: dict[str, Any] = {
-            "timeout": self._timeout or DEFAULT_TIMEOUT,
-            "limits": self._pool_limits(),
-        }
-        if _transport.LAZY_CA_SUPPORTED:
-            # httpx's default verification, with the CA bundle read at the first
-            # TLS handshake rather than now: an http:// endpoint never reads it.
-            kwargs["verify"] = _transport.lazy_verifying_context()
-        return kwargs
-
     def _new_http(self, http_class: type[HttpT]) -> HttpT:
-        """The client the library makes: httpx's, sending through ours (``_wire``)."""
-        from . import _wire
+        """The client the library makes: httpx's, sending through urllib3 or aiohttp."""
+        from ._engines import EngineSettings, check_ca_bundle
 
-        kwargs = self._new_http_kwargs()
-        limits = kwargs["limits"]
-        if _transport.LAZY_CA_SUPPORTED and not _environment_proxies():
-            # Our transport from the start: httpx then never builds (nor
-            # imports) httpcore's pool, a tenth of a cold start. It skips the
-            # environment's proxies when given a transport, hence only
-            # without any; the fallback for mocks is made when first needed.
-            wire_class = (
-                _wire.WireTransport if http_class is httpx.Client else _wire.AsyncWireTransport
-            )
-            wire: Any = wire_class(limits=limits, ssl_context=kwargs.pop("verify"))
-            self._wired = True
-            return http_class(transport=wire, **kwargs)
-        http = http_class(**kwargs)
-        # Built as usual (proxy mounts from the environment), then httpx's
-        # default transport replaced by ours and kept as the fallback.
-        self._wired = _wire.install(http, limits) is not None
-        return http
+        settings = EngineSettings(
+            ca_bundle=check_ca_bundle(self._ca_bundle),
+            max_connections=self._limit,
+            proxies=self._proxies,
+        )
+        engine: Any
+        if http_class is httpx.Client:
+            from ._engines._urllib3 import Urllib3Transport
 
-    def _pool_limits(self) -> httpx.Limits:
-        size = self._max_concurrency or _transport.DEFAULT_MAX_CONCURRENCY
-        return httpx.Limits(max_connections=size, max_keepalive_connections=size)
+            engine = Urllib3Transport(settings)
+        else:
+            from ._engines import LazyAiohttpTransport
+
+            engine = LazyAiohttpTransport(settings)
+        return http_class(transport=engine, timeout=self._timeout or DEFAULT_TIMEOUT)
 
     @property
     def region(self) -> str:
@@ -527,12 +498,19 @@ class ImageBuilderClient(_BaseClient[httpx.Client]):
             # Take a slot and note it in one C call, and give it back in one:
             # a signal's exception (Ctrl-C, an alarm) runs between bytecodes,
             # so it can never fall between taking a slot and noting it.
-            held.extend(islice(iter(self._slots.get, _NEVER), 1))
+            take = self._slots.get
+            wait = action.deadline
+            if wait is not None:  # a waiter's max_wait bounds the wait for a slot
+                take = functools.partial(take, True, wait)
+            try:
+                held.extend(islice(iter(take, _NEVER), 1))
+            except queue.Empty:
+                return _no_slot(wait or 0.0)
             return _transport.send(
                 self._http,
                 request,
                 _transport.deadline_of(action, self._attempt_timeout),
-                direct=self._direct,
+                owned=self._owns_http,
             )
         except RuntimeError:
             if self._http.is_closed:  # closed by another thread mid-call
@@ -578,13 +556,8 @@ class AsyncImageBuilderClient(_BaseClient[httpx.AsyncClient]):
     _HTTP_CLASS = httpx.AsyncClient
 
     def _start(self) -> None:
-        # Our own client sends through our asyncio transport (see _wire,
-        # _new_http): a fraction of the CPU of httpcore's, and a pool that
-        # needs no gate. Otherwise one request at a time between entering
-        # httpx's pool and starting on a connection: see _transport._GatedBody.
-        self._pool_gate = _asyncio().Lock() if self._direct and not self._wired else None
-        # Far more waiters than connections collapse httpcore's async pool
-        # (encode/httpx#3215); calls past the limit wait here instead.
+        # Calls past the in-flight limit wait here, not in the engine's pool
+        # (far more waiters than connections collapse httpcore's, encode/httpx#3215).
         self._slots = _asyncio().Semaphore(self._limit)
         self._loop: weakref.ref[Any] | None = None
         self._credentials_lock = _asyncio().Lock()
@@ -696,19 +669,27 @@ class AsyncImageBuilderClient(_BaseClient[httpx.AsyncClient]):
 
     async def _send(self, action: Send) -> Outcome:
         request = self._build(action, self._http)
-        async with self._slots:
+        slots = self._slots
+        if action.deadline is None:
+            await slots.acquire()
+        else:  # a waiter's max_wait bounds the wait for a slot
             try:
-                return await _transport.asend(
-                    self._http,
-                    request,
-                    _transport.deadline_of(action, self._attempt_timeout),
-                    direct=self._direct,
-                    gate=self._pool_gate,
-                )
-            except RuntimeError:
-                if self._http.is_closed:  # closed by another task mid-call
-                    raise _closed() from None
-                raise
+                await _asyncio().wait_for(slots.acquire(), action.deadline)
+            except _asyncio().TimeoutError:
+                return _no_slot(action.deadline)
+        try:
+            return await _transport.asend(
+                self._http,
+                request,
+                _transport.deadline_of(action, self._attempt_timeout),
+                owned=self._owns_http,
+            )
+        except RuntimeError:
+            if self._http.is_closed:  # closed by another task mid-call
+                raise _closed() from None
+            raise
+        finally:
+            slots.release()
 
     def _check_loop(self) -> None:
         loop = _asyncio().get_running_loop()

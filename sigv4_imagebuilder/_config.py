@@ -14,6 +14,7 @@ endpoint           ``endpoint_url=`` > AWS_ENDPOINT_URL_IMAGEBUILDER > AWS_ENDPO
                    profile ``endpoint_url``
 FIPS, dual-stack   argument > AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT > profile
 max attempts       argument > AWS_MAX_ATTEMPTS > profile ``max_attempts`` > 3 (at most 50)
+CA bundle          AWS_CA_BUNDLE > profile ``ca_bundle`` > REQUESTS_CA_BUNDLE > the engine's
 =================  ==========================================================
 """
 
@@ -49,6 +50,8 @@ class ClientConfig:
     #: the environment's credentials).
     profile_name: str
     explicit_profile: bool
+    #: The CA certificates to verify servers with; None for the HTTP engine's default.
+    ca_bundle: str | None = None
 
 
 def _bool(value: str | None, where: str) -> bool | None:
@@ -227,4 +230,10 @@ def resolve_config(
         max_attempts=max_attempts if max_attempts is not None else DEFAULT_MAX_ATTEMPTS,
         profile_name=name,
         explicit_profile=explicit,
+        ca_bundle=(
+            env.get("AWS_CA_BUNDLE")
+            or section.get("ca_bundle")
+            or env.get("REQUESTS_CA_BUNDLE")
+            or None
+        ),
     )

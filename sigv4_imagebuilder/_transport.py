@@ -1,50 +1,36 @@
 """The httpx adapter: our plain request in, our plain response (or a typed error) out.
 
-Both clients send through here, as httpx keeps its transports apart from its
-clients. What it promises, whatever the user's ``httpx.Client`` is set to:
+Both clients send through here with ``httpx.Client.send`` (or its async twin), so
+every tool that patches or instruments httpx sees their requests. What it
+promises, whatever the user's ``httpx.Client`` is set to:
 
 * no redirect is followed (a 3xx comes back as a body-less reply, which the
   protocol turns into a ``ServiceError`` whose code is the status);
 * ``Accept-Encoding: identity`` is asked for, and a reply is read as a
   stream and kept only up to ``MAX_RESPONSE_BYTES`` *after* decoding, so a
   gzip bomb or a huge body costs at most that much memory;
-* an attempt can be given a total deadline (``attempt_timeout``), which a
-  server dribbling one byte at a time cannot stretch (async: the whole
-  exchange is cancelled; sync: our own transport bounds every socket wait
-  by what is left of it; other sync transports get it checked after the
-  headers and between body chunks, with every phase timeout capped at it,
-  so there an exchange whose *headers* dribble can overrun it);
+* an attempt can be given a total deadline (``attempt_timeout``): async, the
+  whole exchange is cancelled at it; sync, connect and read get what is left
+  of it and it is checked after the headers and between body chunks, so a
+  server dribbling its reply head byte by byte can overrun it (urllib3, and
+  so botocore, have the same limit);
 * httpx's exceptions become ours: network failures a ``TransportError``
   (retried), local refusals (a URL or header httpx will not send) a
   ``ConfigurationError`` (never retried, never echoing the value).
-
-Requests go straight to the transport ``Client.send`` would pick: the same
-mounts, proxies and pool, without the auth, hook and redirect machinery
-that cost a quarter of a warm call. A client the library made itself always
-goes that way (``direct=True``: it has no hooks and no use for cookies). A
-user's own ``http_client`` does too while it is a plain ``httpx.Client`` or
-``httpx.AsyncClient`` without event hooks, and the cookies a reply sets
-still reach its jar; one with hooks, or of a subclass, goes through
-``Client.send``, so everything it adds applies. While ``Client.send`` is
-patched (a recorder, a mock), every client goes through it.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
-import os
 import re
-import sys
-import threading
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, Union
 
 import httpx
 
 from ._actions import Outcome, Send
+from ._engines import DEADLINE_EXTENSION
 from ._errors import (
     ConfigurationError,
     ConnectError,
@@ -58,7 +44,7 @@ from ._http import HttpResponse
 from ._text import printable
 
 if TYPE_CHECKING:
-    import asyncio
+    pass
 
 #: The most bytes kept from any reply, after decoding. Image Builder's
 #: replies are a few hundred bytes; credential sources' a few kilobytes.
@@ -67,42 +53,10 @@ MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 #: A finite connect timeout and a finite read timeout, unlike httpx's 5 s for all.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
-#: ``request.extensions`` key: the ``time.monotonic()`` instant an attempt
-#: must end by. A transport that knows it (the sync one the library installs,
-#: ``_wire.WireTransport``) bounds every socket wait by it; others ignore it.
-DEADLINE_EXTENSION = "sigv4_imagebuilder.deadline"
-
-#: In-flight requests per client when the pool's size cannot be read
-#: (httpx's own default pool size).
+#: In-flight requests per client by default (httpx's own default pool size).
 DEFAULT_MAX_CONCURRENCY = 100
 
 TimeoutArg = Union[float, int, httpx.Timeout, None]
-
-#: Client.send logs every request on this logger at INFO; the direct path does too.
-_httpx_logger = logging.getLogger("httpx")
-
-#: The direct path calls ``Client._transport_for_url`` (httpx 0.18 to 0.28 at
-#: least): the one private name it needs, to pick the transport exactly as
-#: ``Client.send`` does. Without it, every client sends with ``Client.send``.
-DIRECT_SEND_SUPPORTED = hasattr(httpx.Client, "_transport_for_url") and hasattr(
-    httpx.AsyncClient, "_transport_for_url"
-)
-
-# Client.send and the step it ends in, as httpx ships them. A tool that
-# records or mocks by patching either (our testing kit's record(), vcrpy)
-# must still see our requests: then the direct path steps aside.
-_SYNC_SEND = (httpx.Client.send, getattr(httpx.Client, "_send_single_request", None))
-_ASYNC_SEND = (httpx.AsyncClient.send, getattr(httpx.AsyncClient, "_send_single_request", None))
-
-
-def _unpatched(http: httpx.Client | httpx.AsyncClient, originals: tuple[Any, Any]) -> bool:
-    return (
-        getattr(http.send, "__func__", None) is originals[0]
-        and getattr(getattr(http, "_send_single_request", None), "__func__", None)
-        is originals[1]
-        is not None
-    )
-
 
 _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
@@ -164,19 +118,6 @@ def check_max_concurrency(value: object) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ParamValidationError("max_concurrency", "must be an int of at least 1", value)
     return value
-
-
-def pool_size(http: httpx.Client | httpx.AsyncClient) -> int:
-    """The connection pool's ``max_connections``, or ``DEFAULT_MAX_CONCURRENCY``.
-
-    httpx does not expose its limits; the default transport's pool holds
-    them. A custom transport, or an unlimited pool, gets the default.
-    """
-    pool = getattr(getattr(http, "_transport", None), "_pool", None)
-    size = getattr(pool, "_max_connections", None)
-    if isinstance(size, int) and 0 < size < sys.maxsize:
-        return size
-    return DEFAULT_MAX_CONCURRENCY
 
 
 _LOCAL_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
@@ -452,111 +393,49 @@ def _finish(
     return Outcome(response=reply, elapsed=elapsed)
 
 
-def _raw_chunks(response: httpx.Response, direct: bool) -> Iterable[bytes]:
-    # The transport's own stream, on the direct path: iter_raw re-chunks it
-    # and wraps it in a context manager per call, for nothing we use. It
-    # still maps httpcore's errors to httpx's, and response.close() closes it.
-    if direct and isinstance(response.stream, httpx.SyncByteStream):
-        return response.stream
-    return response.iter_raw()
-
-
-def _closed_error() -> RuntimeError:
-    # What Client.send raises on a closed client; the clients turn it into ours.
-    return RuntimeError("Cannot send a request, as the client has been closed.")
-
-
-def _log_like_httpx(request: httpx.Request, response: httpx.Response) -> None:
-    # The status's standard phrase, not the server's: a hostile one could
-    # echo what we sent it (the token) into the log.
-    if _httpx_logger.isEnabledFor(logging.INFO):
-        _httpx_logger.info(
-            'HTTP Request: %s %s "%s %d %s"',
-            request.method,
-            request.url,
-            response.http_version,
-            response.status_code,
-            httpx.codes.get_reason_phrase(response.status_code),
-        )
-
-
-def _plain(http: httpx.Client | httpx.AsyncClient, plain_type: type) -> bool:
-    # A user's client whose send() would add nothing to the transport's work:
-    # httpx's own class (a subclass may override any step of send), with no
-    # event hook (looked up per call: hooks can be added at any time).
-    # The one other thing send() does, storing cookies, _keep_cookies does.
-    hooks = http.event_hooks
-    return (
-        type(http) is plain_type
-        and DIRECT_SEND_SUPPORTED
-        and not hooks["request"]
-        and not hooks["response"]
-    )
-
-
-def _keep_cookies(http: httpx.Client | httpx.AsyncClient, response: httpx.Response) -> None:
-    # What Client.send does with every reply; only a user's client's jar is
-    # anyone's business, and Image Builder sets no cookies.
-    if "set-cookie" in response.headers:
-        http.cookies.extract_cookies(response)
-
-
-def _open(http: httpx.Client, request: httpx.Request, direct: bool) -> httpx.Response:
-    owned = direct
-    if not (owned or _plain(http, httpx.Client)) or not _unpatched(http, _SYNC_SEND):
-        return http.send(request, auth=None, follow_redirects=False, stream=True)
-    if http.is_closed:
-        raise _closed_error()
-    response = http._transport_for_url(request.url).handle_request(request)
-    try:
-        response.request = request
-        if not owned:
-            _keep_cookies(http, response)
-        _log_like_httpx(request, response)
-    except BaseException:
-        response.close()  # an interrupt, a hostile cookie: the caller never sees it
-        raise
-    return response
+def _forget_cookies(http: httpx.Client | httpx.AsyncClient) -> None:
+    # Client.send keeps every cookie a reply sets; the library's own client
+    # has no use for them, and a hostile server could grow the jar without end.
+    if http.cookies:
+        http.cookies.clear()
 
 
 def send(
-    http: httpx.Client, request: httpx.Request, deadline: float | None, *, direct: bool = False
+    http: httpx.Client, request: httpx.Request, deadline: float | None, *, owned: bool = False
 ) -> Outcome:
     """Send ``request`` with ``http`` and read the reply within the bounds.
 
     The deadline is checked after the headers and between body chunks; each
     socket operation is bounded by the phase timeouts, which
-    :func:`phase_timeouts` caps at the deadline. Our own transport also gets
-    the deadline's instant (:data:`DEADLINE_EXTENSION`) and bounds every
-    socket wait by what is left of it, the reply's head included.
+    :func:`phase_timeouts` caps at the deadline. The library's own transport
+    also gets the deadline's instant (:data:`DEADLINE_EXTENSION`) and gives
+    connect and read what is left of it.
 
     Args:
-        http: the client to send with.
+        http: the client to send with, through ``http.send()``.
         request: from :func:`build_request`.
         deadline: seconds the whole attempt may take, or None.
-        direct: ``http`` is the library's own client: send through the
-            transport it would pick, not ``http.send()``, and keep no
-            cookies. Without it, a plain client without event hooks is sent
-            the same way, with its cookies kept. Both step aside while
-            ``send`` or ``_send_single_request`` is patched (a recorder).
+        owned: ``http`` is the library's own client, whose cookie jar stays empty.
     """
     start = time.monotonic()
     if deadline is not None:
         request.extensions[DEADLINE_EXTENSION] = start + deadline
     try:
-        response = _open(http, request, direct)
+        response = http.send(request, auth=None, follow_redirects=False, stream=True)
     except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
         # OSError: httpcore before 1.0 lets a failed TLS handshake's
-        # ssl.SSLCertVerificationError out of the async client unmapped.
+        # ssl.SSLCertVerificationError out unmapped.
         return _failed_by(exc, start, deadline)
     try:
+        if owned:
+            _forget_cookies(http)
         headers = _headers(response)
         if 300 <= response.status_code < 400:
             return Outcome(response=_redirect(response, headers), elapsed=time.monotonic() - start)
         if deadline is not None and time.monotonic() - start > deadline:
             return Outcome(error=_deadline_error(deadline), elapsed=time.monotonic() - start)
         body = _body_for(response)
-        for raw in _already_read(response) or _raw_chunks(response, direct):
+        for raw in _already_read(response) or response.iter_raw():
             body.feed(raw)
             if body.done:
                 break
@@ -580,106 +459,42 @@ def _failed_by(exc: Exception, start: float, deadline: float | None) -> Outcome:
     return _failed(exc, start)
 
 
-class _GatedBody(httpx.AsyncByteStream):
-    """A request body that opens the client's entry gate when httpcore starts sending it.
-
-    httpcore's async pool can hand one idle connection to two requests that
-    enter it back to back (the connection only turns busy when the first
-    request starts on it); the loser retries, and every retry re-scans the
-    whole pool: thousands of scans per thousand calls at concurrency 16. By
-    the time the body is read, the connection is marked busy, so letting the
-    next request in only then removes the collision. The cost: a request that
-    opens a new connection holds the gate through its connect and TLS
-    handshake (letting it skip the gate was measured, and doubled the CPU
-    per call at concurrency 64: the pool grew to a connection per request).
-    """
-
-    def __init__(self, body: bytes, gate: asyncio.Lock) -> None:
-        self._body = body
-        self._gate: asyncio.Lock | None = gate
-
-    def open_gate(self) -> None:
-        if self._gate is not None:
-            self._gate.release()
-            self._gate = None
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        self.open_gate()
-        yield self._body
-
-
-async def _aopen(
-    http: httpx.AsyncClient,
-    request: httpx.Request,
-    direct: bool,
-    gate: asyncio.Lock | None,
-) -> httpx.Response:
-    owned = direct
-    if not (owned or _plain(http, httpx.AsyncClient)) or not _unpatched(http, _ASYNC_SEND):
-        return await http.send(request, auth=None, follow_redirects=False, stream=True)
-    if http.is_closed:
-        raise _closed_error()
-    transport = http._transport_for_url(request.url)
-    if gate is None:
-        response = await transport.handle_async_request(request)
-    else:
-        await gate.acquire()
-        body = _GatedBody(request.content, gate)
-        request.stream = body
-        try:
-            response = await transport.handle_async_request(request)
-        finally:
-            body.open_gate()  # a failure, or a transport that never read the body
-    response.request = request
-    if not owned:
-        _keep_cookies(http, response)
-    _log_like_httpx(request, response)
-    return response
-
-
 async def asend(
     http: httpx.AsyncClient,
     request: httpx.Request,
     deadline: float | None,
     *,
-    direct: bool = False,
-    gate: asyncio.Lock | None = None,
+    owned: bool = False,
 ) -> Outcome:
     """The asyncio twin of :func:`send`; the deadline covers the whole exchange.
 
     Args:
-        http: the client to send with.
+        http: the client to send with, through ``http.send()``.
         request: from :func:`build_request`.
         deadline: seconds the whole exchange may take, or None.
-        direct: as for :func:`send`.
-        gate: with ``direct``, a lock held from entering httpx's pool until
-            the request starts on its connection (see ``_GatedBody``).
+        owned: as for :func:`send`.
     """
     start = time.monotonic()
     if deadline is None:
-        return await _asend(http, request, start, direct, gate)
+        return await _asend(http, request, start, owned)
     import asyncio
 
     try:
-        return await asyncio.wait_for(_asend(http, request, start, direct, gate), deadline)
+        return await asyncio.wait_for(_asend(http, request, start, owned), deadline)
     except asyncio.TimeoutError:
         return Outcome(error=_deadline_error(deadline), elapsed=time.monotonic() - start)
 
 
 async def _asend(
-    http: httpx.AsyncClient,
-    request: httpx.Request,
-    start: float,
-    direct: bool,
-    gate: asyncio.Lock | None,
+    http: httpx.AsyncClient, request: httpx.Request, start: float, owned: bool
 ) -> Outcome:
     try:
-        response = await _aopen(http, request, direct, gate)
+        response = await http.send(request, auth=None, follow_redirects=False, stream=True)
     except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
-        # OSError: httpcore before 1.0 lets a failed TLS handshake's
-        # ssl.SSLCertVerificationError out of the async client unmapped.
         return _failed(exc, start)
     try:
+        if owned:
+            _forget_cookies(http)
         headers = _headers(response)
         if 300 <= response.status_code < 400:
             return Outcome(response=_redirect(response, headers), elapsed=time.monotonic() - start)
@@ -703,80 +518,3 @@ def _failed(exc: Exception, start: float) -> Outcome:
     if not isinstance(error, TransportError):
         raise error  # local: retrying cannot help, and the flow must not try
     return Outcome(error=error, elapsed=time.monotonic() - start)
-
-
-_lazy_context_class: Any = None
-_lazy_class_lock = threading.Lock()
-
-
-def _ca_locations() -> dict[str, str]:
-    # Where httpx's create_ssl_context(verify=True) finds its CA certificates.
-    if os.environ.get("SSL_CERT_FILE"):
-        return {"cafile": os.environ["SSL_CERT_FILE"]}
-    if os.environ.get("SSL_CERT_DIR"):
-        return {"capath": os.environ["SSL_CERT_DIR"]}
-    import certifi
-
-    return {"cafile": certifi.where()}
-
-
-def _httpx_version() -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in httpx.__version__.split(".")[:2])
-    except ValueError:  # pragma: no cover - a development build's odd version
-        return (0, 0)
-
-
-#: From httpx 0.28 its default SSL context is the standard library's default
-#: with certifi's bundle, which lazy_verifying_context reproduces. Earlier
-#: versions tune ciphers and options themselves: their clients keep httpx's own.
-LAZY_CA_SUPPORTED = _httpx_version() >= (0, 28)
-
-
-def lazy_verifying_context() -> Any:
-    """An ``ssl.SSLContext`` like httpx's default that loads its CA certificates late.
-
-    httpx builds its SSL context, CA bundle included (about 45 ms of CPU and
-    a megabyte or two), when a client is made. This one is configured as
-    ``httpx.create_ssl_context()`` configures it (certificates and host names
-    verified; ``SSL_CERT_FILE``, ``SSL_CERT_DIR``, then certifi) but reads the
-    certificates only when its first TLS connection starts, so a client that
-    only speaks plain http (a loopback stand-in) never pays for them.
-    """
-    global _lazy_context_class
-    import ssl
-
-    if _lazy_context_class is None:
-        with _lazy_class_lock:
-            if _lazy_context_class is None:
-
-                class LazyCAContext(ssl.SSLContext):
-                    _loaded = False
-                    _load_lock = threading.Lock()
-
-                    def _load(self) -> None:
-                        if not self._loaded:
-                            with self._load_lock:
-                                if not self._loaded:
-                                    self.load_verify_locations(**_ca_locations())
-                                    self._loaded = True
-
-                    def wrap_socket(self, *args: Any, **kwargs: Any) -> Any:
-                        self._load()
-                        return super().wrap_socket(*args, **kwargs)
-
-                    def wrap_bio(self, *args: Any, **kwargs: Any) -> Any:
-                        self._load()
-                        return super().wrap_bio(*args, **kwargs)
-
-                _lazy_context_class = LazyCAContext
-    # What ssl.create_default_context() sets for a client, minus loading certificates.
-    context = _lazy_context_class(ssl.PROTOCOL_TLS_CLIENT)
-    context.verify_mode = ssl.CERT_REQUIRED
-    context.check_hostname = True
-    if sys.version_info >= (3, 13):  # pragma: no cover - the suite's Python decides
-        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
-    keylog = os.environ.get("SSLKEYLOGFILE")
-    if keylog and not sys.flags.ignore_environment:  # pragma: no cover - a debugging aid
-        context.keylog_filename = keylog
-    return context

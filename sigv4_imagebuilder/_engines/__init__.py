@@ -1,0 +1,63 @@
+"""The HTTP engines under httpx: urllib3 for the sync client, aiohttp for the async one.
+
+The clients the library makes hand httpx's requests to an engine that others
+maintain, through a thin transport that maps the request, the response and the
+engine's exceptions (``_urllib3``, ``_aiohttp``). What both share lives here:
+the settings as botocore resolves them (CA bundle, proxies) and the hand-off to
+httpx's own transport while a test tool or an instrumentation has patched it.
+
+Neither engine is imported until its client first sends: a sync client never
+loads aiohttp, and ``import sigv4_imagebuilder`` loads neither.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+
+from ._settings import (
+    DEADLINE_EXTENSION,
+    EngineSettings,
+    check_ca_bundle,
+    environment_proxies,
+    proxy_for,
+    split_proxy_auth,
+)
+from ._watch import watched_async, watched_sync
+
+if TYPE_CHECKING:
+    from ._aiohttp import AiohttpTransport
+
+
+class LazyAiohttpTransport(httpx.AsyncBaseTransport):
+    """The aiohttp transport, made (and aiohttp imported) when the first request is sent."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self._settings = settings
+        self._engine: AiohttpTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        engine = self._engine
+        if engine is None:
+            from ._aiohttp import AiohttpTransport
+
+            engine = self._engine = AiohttpTransport(self._settings)
+        return await engine.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._engine is not None:
+            await self._engine.aclose()
+
+
+__all__ = [
+    "DEADLINE_EXTENSION",
+    "EngineSettings",
+    "LazyAiohttpTransport",
+    "check_ca_bundle",
+    "environment_proxies",
+    "proxy_for",
+    "split_proxy_auth",
+    "watched_async",
+    "watched_sync",
+]

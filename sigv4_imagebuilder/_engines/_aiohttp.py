@@ -1,0 +1,205 @@
+"""An httpx transport that sends through aiohttp, for the async client the library makes.
+
+Glue only: httpx's request becomes an aiohttp ``ClientSession.request`` (no
+redirects, no decompression, no cookies, no netrc), aiohttp's response becomes
+httpx's, and aiohttp's exceptions become httpx's with texts that quote nothing
+a server sent. The session is made in the event loop of the first request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import httpx
+import yarl
+
+from ._settings import EngineSettings, proxy_for, split_proxy_auth
+from ._watch import watched_async
+
+
+def _why(exc: BaseException) -> str:
+    """``exc`` in words that quote nothing a server sent: its type, an OS error's own text."""
+    os_error = getattr(exc, "os_error", None)  # ClientConnectorError's public attribute
+    if isinstance(os_error, OSError) and os_error.strerror:
+        return f"{type(os_error).__name__}: {os_error.strerror}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    return type(exc).__name__
+
+
+class _Dropped(aiohttp.ClientError):
+    """A connection dropped under a request, kept from aiohttp's own resend.
+
+    aiohttp sends GET and PUT (GetImage, CancelImageCreation) a second time
+    when the connection drops; only the client's ``max_attempts`` may send a
+    request twice, counted and with its ``amz-sdk-request`` attempt number,
+    as botocore does.
+    """
+
+    def __init__(self, dropped: aiohttp.ClientError) -> None:
+        super().__init__(type(dropped).__name__)
+        self.dropped = dropped
+
+
+async def _no_resend(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    try:
+        return await handler(request)
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            raise  # not sent at all: aiohttp does not resend these either
+        raise _Dropped(exc) from None
+
+
+def map_error(exc: BaseException) -> httpx.HTTPError | httpx.InvalidURL:
+    """aiohttp's exception as httpx's; the caller raises it ``from None``."""
+    if isinstance(exc, _Dropped):
+        exc = exc.dropped
+    if isinstance(exc, (aiohttp.InvalidURL, UnicodeError)):
+        return httpx.InvalidURL("the URL's host is not valid")
+    if isinstance(exc, aiohttp.NonHttpUrlClientError):
+        return httpx.UnsupportedProtocol("the URL is not http or https")
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout("timed out connecting")
+    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        return httpx.ReadTimeout("timed out reading the reply")
+    if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError)):
+        return httpx.ProxyError(f"the proxy failed: {_why(exc)}")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return httpx.ConnectError(f"TLS failed: {_why(exc)}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(_why(exc))
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
+        return httpx.RemoteProtocolError(f"the reply broke off ({type(exc).__name__})")
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # aiohttp's parser quotes the reply's bad line, which a hostile server
+        # can fill with what we sent it: only the type name is kept.
+        return httpx.RemoteProtocolError(f"the reply is not HTTP/1.1 ({type(exc).__name__})")
+    if isinstance(exc, OSError):
+        return httpx.ReadError(_why(exc))
+    return httpx.TransportError(f"aiohttp failed: {type(exc).__name__}")
+
+
+#: What aiohttp raises of its own; ValueError for a header or URL it refuses.
+_ENGINE_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, UnicodeError, ValueError)
+
+
+@functools.lru_cache(maxsize=64)
+def _url(text: str) -> yarl.URL:
+    # Already encoded by httpx, and signed as it is: aiohttp must not re-quote it.
+    return yarl.URL(text, encoded=True)
+
+
+@functools.lru_cache(maxsize=16)
+def _timeout(connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    # The whole attempt's deadline is the caller's (asyncio.wait_for).
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+
+
+class _Stream(httpx.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self._done = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except _ENGINE_ERRORS as exc:
+            raise map_error(exc) from None
+        self._done = True
+
+    async def aclose(self) -> None:
+        if self._done:
+            self._response.release()
+        else:
+            self._response.close()  # unread bytes on the wire: the connection is not reused
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Send httpx requests with one aiohttp ``ClientSession``.
+
+    Args:
+        settings: the CA bundle, the pool size and the environment's proxies.
+    """
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self._settings = settings
+        self._session: aiohttp.ClientSession | None = None
+        self._fallback: httpx.AsyncHTTPTransport | None = None
+        self._ssl: Any = None
+
+    def _ssl_context(self) -> Any:
+        if self._ssl is None:
+            import ssl
+
+            bundle = self._settings.ca_bundle
+            self._ssl = ssl.create_default_context(cafile=bundle) if bundle else True
+        return self._ssl
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._settings.max_connections,
+            limit_per_host=0,
+            ssl=self._ssl_context(),
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            trust_env=False,  # proxies come from settings; netrc is never read
+            middlewares=(_no_resend,),
+        )
+        return self._session
+
+    def _stock(self) -> httpx.AsyncHTTPTransport:
+        if self._fallback is None:
+            self._fallback = httpx.AsyncHTTPTransport(verify=self._ssl_context())
+        return self._fallback
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if watched_async():
+            return await self._stock().handle_async_request(request)
+        session = self._session or self._open()
+        phases = request.extensions.get("timeout", {})
+        url = request.url
+        proxies = self._settings.proxies
+        proxy = proxy_for(url.scheme, url.host, proxies) if proxies else None
+        proxy_auth = None
+        if proxy is not None:
+            proxy, auth = split_proxy_auth(proxy)
+            proxy_auth = aiohttp.BasicAuth(*auth) if auth else None
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        try:
+            response = await session.request(
+                request.method,
+                _url(str(url)),
+                headers=headers,
+                data=request.content or None,
+                allow_redirects=False,
+                timeout=_timeout(phases.get("connect"), phases.get("read")),
+                proxy=proxy,
+                proxy_auth=proxy_auth,
+            )
+        except _ENGINE_ERRORS as exc:
+            raise map_error(exc) from None
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_Stream(response),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            with contextlib.suppress(RuntimeError):  # a loop that is gone took them with it
+                await session.close()
+        if self._fallback is not None:
+            await self._fallback.aclose()

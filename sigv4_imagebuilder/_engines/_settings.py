@@ -1,0 +1,111 @@
+"""What an engine is configured with: the CA bundle, the proxies, the pool size."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import attrs
+
+from .._errors import ConfigurationError
+
+#: ``request.extensions`` key: the ``time.monotonic()`` instant an attempt must
+#: end by. The sync engine gives connect and read what is left of it.
+DEADLINE_EXTENSION = "sigv4_imagebuilder.deadline"
+
+
+@attrs.frozen(kw_only=True)
+class EngineSettings:
+    """An engine's settings, read once when a client is made.
+
+    Attributes:
+        ca_bundle: the CA certificates to verify servers with (``AWS_CA_BUNDLE``,
+            the profile's ``ca_bundle``, ``REQUESTS_CA_BUNDLE``), or None for the
+            engine's default. Verification is never turned off.
+        max_connections: connections kept per host, and at most in flight.
+        proxies: urllib's ``getproxies()`` of the environment (``HTTP_PROXY``,
+            ``HTTPS_PROXY``, ``NO_PROXY`` ...), as botocore reads them.
+    """
+
+    ca_bundle: str | None = None
+    max_connections: int = 100
+    proxies: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+
+
+def check_ca_bundle(path: str | None) -> str | None:
+    """``path`` if it names a readable file, else a ``ConfigurationError`` naming it.
+
+    Checked when the client is made, so a careless setting fails before
+    anything is sent rather than as a TLS error on every call.
+    """
+    if path is None:
+        return None
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise ConfigurationError(f"The CA bundle {path!r} cannot be read: {why}") from None
+    return path
+
+
+def proxy_for(scheme: str, host: str, proxies: Mapping[str, str]) -> str | None:
+    """The proxy URL for a request to ``host`` over ``scheme``, or None for a direct one.
+
+    ``NO_PROXY`` is honoured as urllib (and so botocore) reads it.
+
+    Example:
+        >>> proxy_for("https", "example.com", {"https": "http://p:3128", "no": "example.com"})
+        >>> proxy_for("https", "api.example", {"https": "http://p:3128"})
+        'http://p:3128'
+    """
+    proxy = proxies.get(scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    import urllib.request  # http.client, email...: only once a proxy is set
+
+    # In every CPython 3, though typeshed does not list it; NO_PROXY as urllib reads it.
+    if urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
+        return None
+    # "proxy:3128" with no scheme is an http proxy, as urllib3 and requests read it.
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def split_proxy_auth(proxy: str) -> tuple[str, tuple[str, str] | None]:
+    """The proxy URL without its user and password, and those (unquoted), if any.
+
+    Example:
+        >>> split_proxy_auth("http://me:p%40ss@proxy:3128")
+        ('http://proxy:3128', ('me', 'p@ss'))
+    """
+    parts = urlsplit(proxy)
+    if parts.username is None:
+        return proxy, None
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return bare, (unquote(parts.username), unquote(parts.password or ""))
+
+
+def environment_proxies(env: Mapping[str, str]) -> dict[str, str]:
+    """The proxies ``env`` names, read as urllib's ``getproxies_environment()`` reads them.
+
+    From the client's own environment mapping (``env=``), not only ``os.environ``;
+    a lower-case variable wins over its upper-case twin.
+
+    Example:
+        >>> environment_proxies({"HTTPS_PROXY": "http://p:3128", "no_proxy": "localhost"})
+        {'https': 'http://p:3128', 'no': 'localhost'}
+    """
+    found: dict[str, str] = {}
+    for lower_first in (False, True):
+        for name, value in env.items():
+            low = name.lower()
+            if value and low.endswith("_proxy") and (name == low) == lower_first:
+                found[low[: -len("_proxy")]] = value
+    if "REQUEST_METHOD" in env:
+        found.pop("http", None)  # CGI: HTTP_PROXY may be a request header (httpoxy)
+    return found

@@ -1,0 +1,207 @@
+"""An httpx transport that sends through urllib3, for the sync client the library makes.
+
+Glue only: httpx's request becomes a urllib3 ``urlopen`` call (no redirects, no
+retries, no decoding), urllib3's response becomes httpx's, and urllib3's
+exceptions become httpx's with texts that quote nothing a server sent.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    LocationValueError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from ._settings import DEADLINE_EXTENSION, EngineSettings, proxy_for, split_proxy_auth
+from ._watch import watched_sync
+
+_CHUNK = 64 * 1024
+
+
+def _why(exc: BaseException) -> str:
+    """``exc`` in words that quote nothing a server sent: its type, an OS error's own text."""
+    inner: BaseException | None = exc
+    while inner is not None:
+        if isinstance(inner, OSError) and inner.strerror:
+            return f"{type(inner).__name__}: {inner.strerror}"
+        if isinstance(inner, ProtocolError) and len(inner.args) > 1:
+            cause = inner.args[1]
+            inner = cause if isinstance(cause, BaseException) else None
+            continue
+        inner = inner.__cause__ or inner.__context__
+    cause = exc.args[1] if isinstance(exc, ProtocolError) and len(exc.args) > 1 else None
+    name = type(cause).__name__ if isinstance(cause, BaseException) else type(exc).__name__
+    return name
+
+
+def map_error(exc: Exception) -> httpx.HTTPError | httpx.InvalidURL:
+    """urllib3's (or http.client's) exception as httpx's; the caller raises it ``from None``."""
+    if isinstance(exc, LocationValueError):
+        return httpx.InvalidURL("the URL's host is not valid")
+    if isinstance(exc, ProxyError):
+        return httpx.ProxyError(f"the proxy failed: {_why(exc)}")
+    if isinstance(exc, SSLError):
+        return httpx.ConnectError(f"TLS failed: {_why(exc)}")
+    if isinstance(exc, NewConnectionError):  # before ConnectTimeoutError, its base
+        return httpx.ConnectError(_why(exc))
+    if isinstance(exc, ConnectTimeoutError):
+        return httpx.ConnectTimeout("timed out connecting")
+    if isinstance(exc, ReadTimeoutError):
+        return httpx.ReadTimeout("timed out reading the reply")
+    if isinstance(exc, (ProtocolError, http.client.HTTPException)):
+        # http.client's own texts quote the reply's bad line, which a hostile
+        # server can fill with what we sent it: only type names are kept.
+        return httpx.RemoteProtocolError(f"the reply broke off or is not HTTP/1.1 ({_why(exc)})")
+    if isinstance(exc, OSError):
+        return httpx.ReadError(_why(exc))
+    return httpx.TransportError(f"urllib3 failed: {type(exc).__name__}")
+
+
+class _Stream(httpx.SyncByteStream):
+    def __init__(self, response: Any, deadline: float | None) -> None:
+        self._response = response
+        self._deadline = deadline
+        self._done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        response = self._response
+        try:
+            while True:
+                self._bound_next_read()
+                # read1: whatever has arrived, so a dribbled body returns chunk
+                # by chunk and the caller can check its deadline in between.
+                chunk = response.read1(_CHUNK, decode_content=False)
+                if not chunk:
+                    break
+                yield chunk
+        except (HTTPError, http.client.HTTPException, OSError) as exc:
+            raise map_error(exc) from None
+        self._done = True
+
+    def _bound_next_read(self) -> None:
+        # Each read of the body gets what is left of the attempt.
+        if self._deadline is None:
+            return
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise httpx.ReadTimeout("timed out reading the reply")
+        connection = self._response.connection
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            sock.settimeout(left)
+
+    def close(self) -> None:
+        response = self._response
+        if not self._done:
+            response.close()  # unread bytes on the wire: the connection is not reused
+        response.release_conn()
+
+
+class Urllib3Transport(httpx.BaseTransport):
+    """Send httpx requests with a urllib3 ``PoolManager`` (a ``ProxyManager`` per proxy).
+
+    Args:
+        settings: the CA bundle, the pool size and the environment's proxies.
+    """
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self._settings = settings
+        self._direct = self._manager(None)
+        self._proxied: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._fallback: httpx.HTTPTransport | None = None
+
+    def _manager(self, proxy: str | None) -> Any:
+        settings = self._settings
+        pool: dict[str, Any] = {
+            "num_pools": 16,
+            "maxsize": settings.max_connections,
+            "block": False,
+            "retries": False,
+            "cert_reqs": "CERT_REQUIRED",
+            "ca_certs": settings.ca_bundle,
+        }
+        if proxy is None:
+            return urllib3.PoolManager(**pool)
+        url, auth = split_proxy_auth(proxy)
+        headers = urllib3.make_headers(proxy_basic_auth=":".join(auth)) if auth else None
+        return urllib3.ProxyManager(url, proxy_headers=headers, **pool)
+
+    def _for(self, url: httpx.URL) -> Any:
+        proxies = self._settings.proxies
+        proxy = proxy_for(url.scheme, url.host, proxies) if proxies else None
+        if proxy is None:
+            return self._direct
+        manager = self._proxied.get(proxy)
+        if manager is None:
+            with self._lock:
+                manager = self._proxied.setdefault(proxy, self._manager(proxy))
+        return manager
+
+    def _stock(self) -> httpx.HTTPTransport:
+        if self._fallback is None:
+            import ssl
+
+            bundle = self._settings.ca_bundle
+            verify: Any = ssl.create_default_context(cafile=bundle) if bundle else True
+            self._fallback = httpx.HTTPTransport(verify=verify)
+        return self._fallback
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if watched_sync():
+            return self._stock().handle_request(request)
+        phases = request.extensions.get("timeout", {})
+        connect, read = phases.get("connect"), phases.get("read")
+        deadline = request.extensions.get(DEADLINE_EXTENSION)
+        if deadline is not None:
+            left = max(deadline - time.monotonic(), 0.001)
+            connect = left if connect is None else min(connect, left)
+            read = left if read is None else min(read, left)
+        headers = urllib3.HTTPHeaderDict()
+        for name, value in request.headers.raw:
+            headers.add(name.decode("latin-1"), value.decode("latin-1"))
+        url = request.url
+        try:
+            response = self._for(url).urlopen(
+                request.method,
+                str(url),
+                body=request.content or None,
+                headers=headers,
+                redirect=False,
+                retries=False,
+                assert_same_host=False,
+                preload_content=False,
+                decode_content=False,
+                timeout=urllib3.Timeout(connect=connect, read=read),
+            )
+        except (HTTPError, http.client.HTTPException, OSError, UnicodeError) as exc:
+            if isinstance(exc, UnicodeError):
+                raise httpx.InvalidURL("the URL's host is not valid") from None
+            raise map_error(exc) from None
+        return httpx.Response(
+            status_code=response.status,
+            headers=list(response.headers.items()),
+            stream=_Stream(response, deadline),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    def close(self) -> None:
+        self._direct.clear()
+        for manager in list(self._proxied.values()):
+            manager.clear()
+        if self._fallback is not None:
+            self._fallback.close()
