@@ -22,6 +22,7 @@ promises, whatever the user's ``httpx.Client`` is set to:
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import time
 import zlib
@@ -391,6 +392,29 @@ def _finish(
         body_problem=body.problem,
     )
     return Outcome(response=reply, elapsed=elapsed)
+
+
+class _StandardReasonPhrase(logging.Filter):
+    """httpx's request log line with the status's standard phrase, not the server's.
+
+    ``Client.send`` logs each reply's reason phrase at INFO; with a user's
+    client (httpcore) it is the server's own, which a hostile one can fill
+    with what we sent it (the session token).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) == 5
+            and isinstance(args[3], int)
+            and str(record.msg).startswith("HTTP Request:")
+        ):
+            record.args = (*args[:4], httpx.codes.get_reason_phrase(args[3]))
+        return True
+
+
+logging.getLogger("httpx").addFilter(_StandardReasonPhrase())
 
 
 def _forget_cookies(http: httpx.Client | httpx.AsyncClient) -> None:

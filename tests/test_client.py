@@ -17,7 +17,6 @@ import respx
 from conftest import ARN, CREDS, FIXTURES, NO_SLEEP, PLAIN_CREDS, TOKEN
 
 import sigv4_imagebuilder as sib
-from sigv4_imagebuilder import _transport
 from sigv4_imagebuilder.testing import ReplayMismatch, load_fixture, replay
 
 FIXTURE_FILES = sorted(FIXTURES.glob("*.json"))
@@ -347,28 +346,36 @@ async def test_one_async_client_shared_across_tasks(respx_mock: respx.MockRouter
 
 
 _COLD_CALL = """
-import json, sys
+import asyncio, json, sys
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder.testing._loopback import LoopbackServer, Reply
 
 body = json.dumps({"requestId": "r", "clientToken": "t", "imageBuildVersionArn": sys.argv[1]})
 reply = Reply(headers=[("x-amzn-RequestId", "r")], body=body.encode())
+kwargs = dict(region="us-east-1", credentials=sib.Credentials("AKID", "s"))
+seen = {}
 with LoopbackServer(lambda request: reply) as server:
-    with sib.ImageBuilderClient(region="us-east-1", credentials=sib.Credentials("AKID", "s"),
-                                endpoint_url=server.endpoint_url) as client:
+    with sib.ImageBuilderClient(endpoint_url=server.endpoint_url, **kwargs) as client:
         client.cancel_image_creation(sys.argv[1])
-print(json.dumps(sorted(m for m in ("httpcore", "anyio") if m in sys.modules)))
+    seen["sync"] = sorted(m for m in ("httpcore", "anyio", "aiohttp") if m in sys.modules)
+
+    async def main():
+        async with sib.AsyncImageBuilderClient(endpoint_url=server.endpoint_url, **kwargs) as c:
+            seen["async client made"] = "aiohttp" in sys.modules
+            await c.cancel_image_creation(sys.argv[1])
+            seen["async sent"] = "aiohttp" in sys.modules
+
+    asyncio.run(main())
+print(json.dumps(seen))
 """
 
 
 @pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:9"])
-def test_the_default_client_never_loads_httpcore_unless_a_proxy_needs_it(
+def test_the_default_clients_load_one_engine_each_and_only_when_they_send(
     proxy: str | None,
 ) -> None:
-    # A tenth of a cold start: httpx builds (and imports) httpcore's pool only
-    # when no transport is given, which a proxy from the environment needs.
-    if not _transport.LAZY_CA_SUPPORTED:
-        pytest.skip("httpx before 0.28 imports httpcore with itself")
+    # A sync client never loads aiohttp, nor httpcore (a proxy or not: urllib3
+    # carries proxied requests too); an async one loads aiohttp at its first send.
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env["NO_PROXY"] = "127.0.0.1"  # the call itself goes direct either way
     if proxy is not None:
@@ -377,8 +384,8 @@ def test_the_default_client_never_loads_httpcore_unless_a_proxy_needs_it(
         [sys.executable, "-c", _COLD_CALL, ARN], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    loaded = json.loads(done.stdout)
-    if proxy is None:
-        assert loaded == []  # nor anyio
-    else:
-        assert "httpcore" in loaded
+    assert json.loads(done.stdout) == {
+        "sync": [],
+        "async client made": False,
+        "async sent": True,
+    }

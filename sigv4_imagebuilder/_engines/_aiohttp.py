@@ -81,6 +81,10 @@ def map_error(exc: BaseException) -> httpx.HTTPError | httpx.InvalidURL:
         # aiohttp's parser quotes the reply's bad line, which a hostile server
         # can fill with what we sent it: only the type name is kept.
         return httpx.RemoteProtocolError(f"the reply is not HTTP/1.1 ({type(exc).__name__})")
+    if isinstance(exc, ValueError):
+        # aiohttp refuses a header with a control character before sending it:
+        # a local refusal, as httpx's own, never retried. Its text is not kept.
+        return httpx.LocalProtocolError("aiohttp refused a header or the URL of the request")
     if isinstance(exc, OSError):
         return httpx.ReadError(_why(exc))
     return httpx.TransportError(f"aiohttp failed: {type(exc).__name__}")

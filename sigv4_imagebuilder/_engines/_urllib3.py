@@ -18,12 +18,14 @@ import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
+    InvalidHeader,
     LocationValueError,
     NewConnectionError,
     ProtocolError,
     ProxyError,
     ReadTimeoutError,
     SSLError,
+    URLSchemeUnknown,
 )
 
 from ._settings import DEADLINE_EXTENSION, EngineSettings, proxy_for, split_proxy_auth
@@ -50,6 +52,8 @@ def _why(exc: BaseException) -> str:
 
 def map_error(exc: Exception) -> httpx.HTTPError | httpx.InvalidURL:
     """urllib3's (or http.client's) exception as httpx's; the caller raises it ``from None``."""
+    if isinstance(exc, URLSchemeUnknown):  # before LocationValueError, its base
+        return httpx.UnsupportedProtocol("the URL's scheme is not http or https")
     if isinstance(exc, LocationValueError):
         return httpx.InvalidURL("the URL's host is not valid")
     if isinstance(exc, ProxyError):
@@ -61,8 +65,19 @@ def map_error(exc: Exception) -> httpx.HTTPError | httpx.InvalidURL:
     if isinstance(exc, ConnectTimeoutError):
         return httpx.ConnectTimeout("timed out connecting")
     if isinstance(exc, ReadTimeoutError):
+        # urllib3 reports a stalled TLS handshake as a read timeout; ssl's own
+        # words tell it apart, and nothing was sent then.
+        if "handshake" in str(exc.__cause__ or ""):
+            return httpx.ConnectTimeout("timed out in the TLS handshake")
         return httpx.ReadTimeout("timed out reading the reply")
-    if isinstance(exc, (ProtocolError, http.client.HTTPException)):
+    if (
+        isinstance(exc, ProtocolError)
+        and len(exc.args) > 1
+        and isinstance(exc.args[1], TimeoutError)
+    ):
+        # urllib3 gives sending the connect timeout; a read timeout is its own error.
+        return httpx.WriteTimeout("timed out sending the request")
+    if isinstance(exc, (ProtocolError, InvalidHeader, http.client.HTTPException)):
         # http.client's own texts quote the reply's bad line, which a hostile
         # server can fill with what we sent it: only type names are kept.
         return httpx.RemoteProtocolError(f"the reply broke off or is not HTTP/1.1 ({_why(exc)})")
@@ -179,7 +194,7 @@ class Urllib3Transport(httpx.BaseTransport):
             response = self._for(url).urlopen(
                 request.method,
                 str(url),
-                body=request.content or None,
+                body=request.read() or None,
                 headers=headers,
                 redirect=False,
                 retries=False,
@@ -188,10 +203,19 @@ class Urllib3Transport(httpx.BaseTransport):
                 decode_content=False,
                 timeout=urllib3.Timeout(connect=connect, read=read),
             )
-        except (HTTPError, http.client.HTTPException, OSError, UnicodeError) as exc:
+        except (HTTPError, http.client.HTTPException, OSError, ValueError) as exc:
             if isinstance(exc, UnicodeError):
                 raise httpx.InvalidURL("the URL's host is not valid") from None
+            if isinstance(exc, ValueError) and not isinstance(exc, HTTPError):
+                # http.client's text quotes the header, which may hold a credential.
+                raise httpx.LocalProtocolError("a header name or value is not valid HTTP") from None
             raise map_error(exc) from None
+        if response.status < 200:
+            # http.client skips only 100 Continue: another 1xx (103 Early Hints)
+            # would pass for the final reply, with the real one left unread.
+            response.close()
+            response.release_conn()
+            raise httpx.RemoteProtocolError("an informational (1xx) reply other than 100")
         return httpx.Response(
             status_code=response.status,
             headers=list(response.headers.items()),
