@@ -519,3 +519,69 @@ def test_each_poll_gets_the_time_left_as_its_deadline() -> None:
     deadlines = [a.deadline for a in run.actions if isinstance(a, Send)]
     # Polls at 0, 9 (after 4 s + 5 s) and 15 (the shortened last delay) of 20.
     assert deadlines == [pytest.approx(20.0), pytest.approx(11.0), pytest.approx(5.0)]
+
+
+# --- max_wait bounds the wait for a max_concurrency slot too ---
+
+
+def _slot_test_server_reply(request: Any) -> Any:
+    from sigv4_imagebuilder.testing import Reply
+
+    # The cancel holds the client's one slot for 2 s; the polls answer at once.
+    body = {"requestId": "r", "image": {"arn": ARN, "state": {"status": "BUILDING"}}}
+    if request.method == "PUT":
+        ok = {"requestId": "r", "clientToken": "t", "imageBuildVersionArn": ARN}
+        return Reply(delay=2.0, body=json.dumps(ok).encode())
+    return Reply(body=json.dumps(body).encode())
+
+
+def test_a_waiters_max_wait_bounds_its_wait_for_a_slot_sync() -> None:
+    import concurrent.futures
+
+    from sigv4_imagebuilder.testing import LoopbackServer
+
+    with (
+        LoopbackServer(_slot_test_server_reply) as server,
+        sib.ImageBuilderClient(
+            region="us-east-1",
+            credentials=PLAIN_CREDS,
+            endpoint_url=server.endpoint_url,
+            max_concurrency=1,
+            retry_policy=NO_SLEEP,
+        ) as client,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        slow = pool.submit(client.cancel_image_creation, ARN)
+        time.sleep(0.2)  # the cancel holds the slot
+        start = time.monotonic()
+        with pytest.raises(sib.WaiterTimeoutError) as info:
+            client.wait_until_image_cancelled(ARN, min_delay=0.1, max_delay=0.1, max_wait=0.5)
+        waited = time.monotonic() - start
+        slow.result(10)
+    assert waited < 1.2  # the slot frees only after 1.8 s more
+    assert isinstance(info.value.last_error, sib.TransportTimeoutError)
+    assert "max_concurrency" in str(info.value.last_error)
+
+
+async def test_a_waiters_max_wait_bounds_its_wait_for_a_slot_async() -> None:
+    from sigv4_imagebuilder.testing import LoopbackServer
+
+    with LoopbackServer(_slot_test_server_reply) as server:
+        async with sib.AsyncImageBuilderClient(
+            region="us-east-1",
+            credentials=PLAIN_CREDS,
+            endpoint_url=server.endpoint_url,
+            max_concurrency=1,
+            retry_policy=NO_SLEEP,
+        ) as client:
+            slow = asyncio.create_task(client.cancel_image_creation(ARN))
+            await asyncio.sleep(0.2)
+            start = time.monotonic()
+            with pytest.raises(sib.WaiterTimeoutError) as info:
+                await client.wait_until_image_cancelled(
+                    ARN, min_delay=0.1, max_delay=0.1, max_wait=0.5
+                )
+            waited = time.monotonic() - start
+            await slow
+    assert waited < 1.2
+    assert isinstance(info.value.last_error, sib.TransportTimeoutError)
