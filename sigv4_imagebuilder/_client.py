@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
-from . import _transport
+from . import _options, _transport
 from ._actions import AcquireLock, Flow, Outcome, RunBlocking, Send, Sleep
 from ._config import ClientConfig, resolve_config
 from ._credentials import CredentialResolver, CredentialsArg, resolver_for
@@ -30,10 +30,9 @@ from ._errors import ImageBuilderError, ParamValidationError, TransportTimeoutEr
 from ._flow import CallContext, call_flow
 from ._models import CancelImageCreationResponse, GetImageResponse
 from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE
-from ._options import ClientOptions
+from ._options import DEFAULT_TIMEOUT, ClientOptions, TimeoutArg
 from ._retries import RetryPolicy
 from ._shared_files import SharedFiles, read_shared_files
-from ._transport import DEFAULT_TIMEOUT, TimeoutArg
 from ._waiters import IMAGE_AVAILABLE, IMAGE_CANCELLED, OnStatus, wait_flow
 
 T = TypeVar("T")
@@ -132,7 +131,7 @@ class _BaseClient(Generic[HttpT]):
             )
         )
         self._owns_http = http_client is None
-        self._limit = self._max_concurrency or _transport.DEFAULT_MAX_CONCURRENCY
+        self._limit = self._max_concurrency or _options.DEFAULT_MAX_CONCURRENCY
         self._http: HttpT = http_client or self._new_http(http_class)  # type: ignore[arg-type]
         self._start()
 
@@ -145,9 +144,9 @@ class _BaseClient(Generic[HttpT]):
         retry_policy = options.retry_policy
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise ParamValidationError("retry_policy", "must be a RetryPolicy", retry_policy)
-        self._timeout = _transport.check_timeout(options.timeout)
-        self._attempt_timeout = _transport.check_attempt_timeout(options.attempt_timeout)
-        self._max_concurrency = _transport.check_max_concurrency(options.max_concurrency)
+        self._timeout = _options.check_timeout(options.timeout)
+        self._attempt_timeout = _options.check_attempt_timeout(options.attempt_timeout)
+        self._max_concurrency = _options.check_max_concurrency(options.max_concurrency)
         files = read_shared_files(environ)  # the only file reads, once
         config = resolve_config(
             env=environ,

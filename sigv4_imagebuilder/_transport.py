@@ -25,19 +25,18 @@ import functools
 import logging
 import re
 import time
-import zlib
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING
 
 import httpx
 
 from ._actions import Outcome, Send
+from ._body import BoundedBody
 from ._engines import DEADLINE_EXTENSION
 from ._errors import (
     ConfigurationError,
     ConnectError,
     ConnectionClosedError,
     ImageBuilderError,
-    ParamValidationError,
     TransportError,
     TransportTimeoutError,
 )
@@ -46,79 +45,6 @@ from ._text import printable
 
 if TYPE_CHECKING:
     pass
-
-#: The most bytes kept from any reply, after decoding. Image Builder's
-#: replies are a few hundred bytes; credential sources' a few kilobytes.
-MAX_RESPONSE_BYTES = 4 * 1024 * 1024
-
-#: A finite connect timeout and a finite read timeout, unlike httpx's 5 s for all.
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-
-#: In-flight requests per client by default (httpx's own default pool size).
-DEFAULT_MAX_CONCURRENCY = 100
-
-TimeoutArg = Union[float, int, httpx.Timeout, None]
-
-_DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
-
-
-#: The longest timeout or deadline accepted, seconds. Longer ones are surely
-#: mistakes, and past about 1e9 the socket layer overflows at connect time.
-MAX_TIMEOUT = 24 * 3600.0
-
-
-def _positive_finite(value: object) -> bool:
-    # Compare before isfinite(): isfinite(10**400) itself overflows; a NaN
-    # fails the comparison.
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= MAX_TIMEOUT
-    )
-
-
-def check_timeout(timeout: object) -> httpx.Timeout | None:
-    """Return ``timeout`` as an ``httpx.Timeout`` (or None for httpx's own).
-
-    Raises:
-        ParamValidationError: not a positive finite number or an
-            ``httpx.Timeout`` whose set phases are positive and finite
-            (``inf`` would overflow at connect time, ``nan`` never expires).
-    """
-    if timeout is None:
-        return None
-    if isinstance(timeout, httpx.Timeout):
-        phases = timeout.as_dict().values()
-        if all(phase is None or _positive_finite(phase) for phase in phases):
-            return timeout
-    elif _positive_finite(timeout):
-        assert isinstance(timeout, (int, float))
-        return httpx.Timeout(float(timeout))
-    raise ParamValidationError(
-        "timeout",
-        f"must be a positive number of seconds up to {MAX_TIMEOUT:.0f}, or an httpx.Timeout "
-        "of such",
-        timeout,
-    )
-
-
-def check_attempt_timeout(value: object) -> float | None:
-    """Validate ``attempt_timeout``: None, or positive seconds up to :data:`MAX_TIMEOUT`."""
-    if value is None:
-        return None
-    if not _positive_finite(value):
-        raise ParamValidationError(
-            "attempt_timeout", f"must be positive seconds up to {MAX_TIMEOUT:.0f}", value
-        )
-    assert isinstance(value, (int, float))
-    return float(value)
-
-
-def check_max_concurrency(value: object) -> int | None:
-    """Validate ``max_concurrency``: None, or an int of at least 1."""
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ParamValidationError("max_concurrency", "must be an int of at least 1", value)
-    return value
 
 
 _LOCAL_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
@@ -167,80 +93,6 @@ def map_transport_error(exc: Exception) -> ImageBuilderError:
 
 def _deadline_error(seconds: float) -> TransportTimeoutError:
     return TransportTimeoutError(f"timed out: the attempt took longer than {seconds:g} s")
-
-
-class BoundedBody:
-    """A reply body fed raw bytes, decoded and kept up to ``limit`` bytes.
-
-    Decodes ``gzip`` and ``deflate`` itself, with zlib's ``max_length``, so
-    that no single chunk can inflate past the bound.
-
-    Example:
-        >>> body = BoundedBody("", limit=4)
-        >>> body.feed(b"abc"); body.feed(b"de")
-        >>> body.problem
-        'the reply body is larger than 4 bytes'
-    """
-
-    def __init__(self, content_encoding: str, *, limit: int = MAX_RESPONSE_BYTES) -> None:
-        self.limit = limit
-        self.size = 0
-        self.problem: str | None = None
-        #: The compressed stream did not decode: a transport failure, as httpx's
-        #: DecodingError is, rather than a reply we read and did not understand.
-        self.corrupt = False
-        # One growing buffer, not a list of the pieces: a server sending its
-        # body one byte per chunk would make a list cost ~40 bytes per byte.
-        self._data = bytearray()
-        encoding = content_encoding.strip().lower()
-        self._decoder: Any = None
-        self._deflate_guess = encoding == "deflate"
-        if encoding in _DECODERS:
-            self._decoder = zlib.decompressobj(_DECODERS[encoding])
-        elif encoding not in ("", "identity"):
-            # We asked for identity; anything else is a server's own idea.
-            self.problem = f"the reply uses an unsupported Content-Encoding {encoding[:40]!r}"
-
-    @property
-    def done(self) -> bool:
-        """True once nothing more should be read."""
-        return self.problem is not None
-
-    def feed(self, raw: bytes) -> None:
-        """Add raw bytes from the wire."""
-        if self.problem is not None or not raw:
-            return
-        if self._decoder is None:
-            self._keep(raw)
-            return
-        try:
-            data = self._decoder.decompress(raw, self.limit - self.size + 1)
-        except zlib.error:
-            if self._deflate_guess and self.size == 0:
-                # "deflate" is often sent raw, without the zlib header (as httpx copes).
-                self._deflate_guess = False
-                self._decoder = zlib.decompressobj(-zlib.MAX_WBITS)
-                self.feed(raw)
-                return
-            self.problem = "the reply's compressed body is corrupt"
-            self.corrupt = True
-            return
-        self._deflate_guess = False
-        self._keep(data)
-        if self._decoder.unconsumed_tail and self.problem is None:
-            self.problem = f"the reply body is larger than {self.limit} bytes"
-
-    def _keep(self, data: bytes) -> None:
-        self.size += len(data)
-        if self.size > self.limit:
-            self.problem = f"the reply body is larger than {self.limit} bytes"
-            self._data = bytearray()
-            return
-        self._data += data
-
-    def body(self) -> bytes:
-        """The decoded body, or ``b""`` when there is a problem."""
-        return b"" if self.problem is not None else bytes(self._data)
 
 
 # What h11 and httpx accept in a header value: printable ASCII and tab.

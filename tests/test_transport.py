@@ -34,12 +34,11 @@ from hostile import assert_no_secrets, capture_everything, client_kwargs, outcom
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder import _transport
 from sigv4_imagebuilder._actions import Send
+from sigv4_imagebuilder._body import MAX_RESPONSE_BYTES, BoundedBody
 from sigv4_imagebuilder._cli import main
 from sigv4_imagebuilder._http import HttpRequest
+from sigv4_imagebuilder._options import DEFAULT_MAX_CONCURRENCY
 from sigv4_imagebuilder._transport import (
-    DEFAULT_MAX_CONCURRENCY,
-    MAX_RESPONSE_BYTES,
-    BoundedBody,
     deadline_of,
     map_transport_error,
     phase_timeouts,
