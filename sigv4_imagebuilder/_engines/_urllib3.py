@@ -126,6 +126,19 @@ class _Stream(httpx.SyncByteStream):
         response.release_conn()
 
 
+def _close(manager: Any) -> None:
+    # PoolManager.clear() only forgets its pools (urllib3 2.8 gives them no
+    # dispose function): a pool's idle connections would stay open until it
+    # is garbage-collected. Close each pool; an in-flight connection is
+    # closed when it is handed back.
+    pools = manager.pools
+    for key in pools.keys():  # noqa: SIM118 - the container itself cannot be iterated
+        pool = pools.get(key)
+        if pool is not None:
+            pool.close()
+    manager.clear()
+
+
 class Urllib3Transport(httpx.BaseTransport):
     """Send httpx requests with a urllib3 ``PoolManager`` (a ``ProxyManager`` per proxy).
 
@@ -218,14 +231,17 @@ class Urllib3Transport(httpx.BaseTransport):
             raise httpx.RemoteProtocolError("an informational (1xx) reply other than 100")
         return httpx.Response(
             status_code=response.status,
-            headers=list(response.headers.items()),
+            # http.client read the header bytes as latin-1: give httpx those bytes
+            # back (httpx would encode a str as ASCII and fail on any other byte).
+            headers=[
+                (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()
+            ],
             stream=_Stream(response, deadline),
             extensions={"http_version": b"HTTP/1.1"},
         )
 
     def close(self) -> None:
-        self._direct.clear()
-        for manager in list(self._proxied.values()):
-            manager.clear()
+        for manager in [self._direct, *self._proxied.values()]:
+            _close(manager)
         if self._fallback is not None:
             self._fallback.close()
