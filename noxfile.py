@@ -1,24 +1,31 @@
 """The test matrix: every supported Python, the newest and the lowest dependencies, the built wheel.
 
-Sessions (``nox -l``; ``make matrix`` runs them all):
+Sessions (``nox -l``; ``make matrix`` runs ``dist``, then the others two at a time):
 
 - ``dist``: build the sdist and the wheel into ``dist/`` with ``python -m build`` and
-  check their metadata with ``twine check --strict``. Every other session needs it and
-  runs ``tests/test_packaging.py`` (the artifacts' contents) against these files.
+  check their metadata with ``twine check --strict``. Every other session needs it (run
+  it first: ``nox`` alone runs the sessions in this order) and runs
+  ``tests/test_packaging.py`` (the artifacts' contents) against these files.
 - ``newest-3.10`` ... ``newest-3.13``: the newest dependencies pip resolves today.
 - ``lowest-3.10``, ``lowest-3.13``: exactly the lowest declared version of every runtime
   dependency (and of the ``testing`` extra), pinned from the lower bounds in
   ``pyproject.toml`` at run time, so the bounds and the pins cannot drift.
 
 Every suite session tests what is shipped: it installs the wheel from ``dist/`` into a
-fresh virtualenv, unpacks the sdist into a temporary directory, deletes the package
-directory from that copy, and runs the sdist's whole suite there (the installed package's
-doctests included). The checkout's ``sigv4_imagebuilder/`` is never importable; the session
-checks that the package imported is the installed one.
+fresh virtualenv (uv's, installing from PyPI), unpacks the sdist into a temporary directory,
+deletes the package directory from that copy, and runs the sdist's whole suite there (the
+installed package's doctests included) with pytest-xdist, one worker per CPU. The checkout's
+``sigv4_imagebuilder/`` is never importable; the session checks that the package imported is
+the installed one.
 
 The Python versions are the ``Programming Language :: Python :: 3.X`` classifiers of
-``pyproject.toml``; the interpreters come from pyenv's ``versions/`` (or ``PATH``). A
-missing interpreter fails the run: it never passes by skipping.
+``pyproject.toml``; the interpreters come from pyenv's ``versions/`` (or ``PATH``), never
+from a download (``download_python``, ``UV_PYTHON_DOWNLOADS``). A missing interpreter fails
+the run: it never passes by skipping.
+
+Python 3.14 is current, but no 3.14 interpreter can be installed on the machines that run
+this matrix, so there is no 3.14 leg and no 3.14 classifier: the classifier comes with a leg
+that tests it. 3.10 stays while botocore supports it.
 """
 
 from __future__ import annotations
@@ -39,12 +46,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - nox itself runs on the .venv's Python
     import tomli as tomllib
 
-# `requires=` (2025.02.09) and `download_python` (2025.10.14).
+# `download_python` (2025.10.14).
 nox.needs_version = ">=2025.10.14"
 nox.options.error_on_missing_interpreters = True
 # Interpreters come from this machine (pyenv), never from a download.
 nox.options.download_python = "never"
-nox.options.default_venv_backend = "venv"
+os.environ["UV_PYTHON_DOWNLOADS"] = "never"
+# Compile on install as pip does: old releases' SyntaxWarnings (jmespath 0.7.1's `x is 0`)
+# are then raised at install time, not turned into errors by filterwarnings=error at import.
+os.environ["UV_COMPILE_BYTECODE"] = "1"
+# uv from .venv (the `uv` package) makes the virtualenvs and installs: seconds, not pip's 18.
+nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "no"
 
 ROOT = Path(__file__).resolve().parent
@@ -149,7 +161,7 @@ print(where.parent)
 def _run_suite_against_wheel(session: nox.Session, pins: list[str]) -> None:
     wheel, sdist = _dists(session)
     session.install(f"{wheel}[test]", *pins)
-    session.run("python", "-m", "pip", "list", "--disable-pip-version-check")
+    session.run("uv", "pip", "list")
 
     # The suite as the sdist ships it, with the sdist's copy of the package removed.
     tmp = Path(session.create_tmp()).resolve() / "sdist"
@@ -173,6 +185,8 @@ def _run_suite_against_wheel(session: nox.Session, pins: list[str]) -> None:
         "-rs",  # every skip says why in the log
         "-p",
         "no:cacheprovider",
+        "-n",
+        "auto",
         "--rootdir",
         str(source),
         "-c",
@@ -192,19 +206,23 @@ def dist(session: nox.Session) -> None:
     runs against these same files.
     """
     shutil.rmtree(DIST, ignore_errors=True)
-    session.install("build", "twine")
-    session.run("python", "-m", "build", "--outdir", str(DIST), str(ROOT), silent=True)
+    session.install("build[uv]", "twine")
+    session.run(
+        "python", "-m", "build", "--installer", "uv", "--outdir", str(DIST), str(ROOT), silent=True
+    )
     wheel, sdist = _dists(session)
     session.run("twine", "check", "--strict", str(wheel), str(sdist))
 
 
-@nox.session(python=PYTHONS, requires=["dist"])
+# No requires=["dist"]: make runs legs side by side, and each would rebuild dist/ under
+# the others. A leg without dist/ fails, naming `nox -s dist`.
+@nox.session(python=PYTHONS)
 def newest(session: nox.Session) -> None:
     """The whole suite against the installed wheel, with the newest dependencies."""
     _run_suite_against_wheel(session, pins=[])
 
 
-@nox.session(python=LOWEST_PYTHONS, requires=["dist"])
+@nox.session(python=LOWEST_PYTHONS)
 def lowest(session: nox.Session) -> None:
     """The whole suite against the installed wheel, with the lowest declared dependencies."""
     pins = lowest_pins(str(session.python))

@@ -1,11 +1,13 @@
-"""Shared test data and helpers."""
+"""Shared test data and helpers, and the network guard (tests/network_guard.py) for every test."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
+from network_guard import NetworkGuard, NetworkGuardError
 
 import sigv4_imagebuilder as sib
 
@@ -21,6 +23,57 @@ PLAIN_CREDS = sib.Credentials("AKIDPLAIN", "plain-secret")
 NO_SLEEP = sib.RetryPolicy(
     base_delay=0.0, throttling_base_delay=0.0, max_retry_after_extra=0.0, random=lambda: 0.0
 )
+
+
+GUARD = NetworkGuard()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    GUARD.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    GUARD.uninstall()
+
+
+def _fail_on_refusals(when: str) -> None:
+    refused = GUARD.take_refused()
+    if refused:
+        # Raised even if the code under test caught the guard's own error.
+        raise NetworkGuardError(f"{len(refused)} attempt(s) during {when}, first", refused[0].host)
+
+
+def _checked(when: str) -> Generator[None, None, None]:
+    """Run one phase of a test (the hook's ``yield``), then fail it for any refusal."""
+    try:
+        result = yield
+    except BaseException:
+        GUARD.take_refused()  # the phase failed already: report that, once
+        raise
+    _fail_on_refusals(when)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    GUARD.take_refused()
+    return (yield from _checked("setup"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _checked("the test"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _checked("teardown"))
+
+
+@pytest.fixture
+def network_guard() -> NetworkGuard:
+    """The session's network guard, for the tests that prove it."""
+    return GUARD
 
 
 def utcnow() -> datetime.datetime:

@@ -498,7 +498,7 @@ def test_max_wait_bounds_a_sync_wait_on_an_endpoint_that_never_answers(
     with sib.ImageBuilderClient(**_silent_client_kwargs(silent_port)) as client:
         started = time.monotonic()
         with pytest.raises(sib.WaiterTimeoutError) as info:
-            client.wait_until_image_cancelled(ARN, min_delay=0.1, max_delay=0.1, max_wait=1)
+            client.wait_until_image_cancelled(ARN, min_delay=0.1, max_delay=0.1, max_wait=0.2)
         _check_silent_timeout(info.value, time.monotonic() - started)
 
 
@@ -508,7 +508,7 @@ async def test_max_wait_bounds_an_async_wait_on_an_endpoint_that_never_answers(
     async with sib.AsyncImageBuilderClient(**_silent_client_kwargs(silent_port)) as client:
         started = time.monotonic()
         with pytest.raises(sib.WaiterTimeoutError) as info:
-            await client.wait_until_image_available(ARN, min_delay=0.1, max_delay=0.1, max_wait=1)
+            await client.wait_until_image_available(ARN, min_delay=0.1, max_delay=0.1, max_wait=0.2)
         _check_silent_timeout(info.value, time.monotonic() - started)
 
 

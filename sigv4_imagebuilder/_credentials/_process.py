@@ -38,6 +38,7 @@ class _Drain(threading.Thread):
         self.chunks: list[bytes] = []
         self.size = 0
         self.over = False
+        self.done = False
 
     def run(self) -> None:
         try:
@@ -53,6 +54,9 @@ class _Drain(threading.Thread):
         except (OSError, ValueError):  # the pipe was closed under us
             return
         finally:
+            # done before the event, and _run clears the event before reading done:
+            # a drain that ends after that read sets the event after the clear.
+            self.done = True
             self.changed.set()
 
     @property
@@ -90,7 +94,10 @@ def _run(argv: list[str], timeout: float, limit: int) -> tuple[int, bytes, int, 
     deadline = time.monotonic() + timeout
     problem: str | None = None
     try:
-        while any(d.is_alive() for d in drains):
+        while True:
+            changed.clear()
+            if all(d.done for d in drains):
+                break
             if any(d.over for d in drains):
                 problem = f"it wrote more than {limit} bytes"
                 break
@@ -99,7 +106,6 @@ def _run(argv: list[str], timeout: float, limit: int) -> tuple[int, bytes, int, 
                 problem = f"it did not finish within {timeout:g} s"
                 break
             changed.wait(left)
-            changed.clear()
         if problem is None and any(d.over for d in drains):
             problem = f"it wrote more than {limit} bytes"
         if problem is None:
