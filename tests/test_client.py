@@ -358,6 +358,7 @@ with LoopbackServer(lambda request: reply) as server:
     with sib.ImageBuilderClient(endpoint_url=server.endpoint_url, **kwargs) as client:
         client.cancel_image_creation(sys.argv[1])
     seen["sync"] = sorted(m for m in ("httpcore", "anyio", "aiohttp") if m in sys.modules)
+    seen["httpx imports httpcore"] = tuple(map(int, __import__("httpx").__version__.split(".")[:2])) < (0, 28)
 
     async def main():
         async with sib.AsyncImageBuilderClient(endpoint_url=server.endpoint_url, **kwargs) as c:
@@ -384,8 +385,7 @@ def test_the_default_clients_load_one_engine_each_and_only_when_they_send(
         [sys.executable, "-c", _COLD_CALL, ARN], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout) == {
-        "sync": [],
-        "async client made": False,
-        "async sent": True,
-    }
+    seen = json.loads(done.stdout)
+    # httpx before 0.28 imports httpcore (and anyio) with itself.
+    expected_sync = ["anyio", "httpcore"] if seen.pop("httpx imports httpcore") else []
+    assert seen == {"sync": expected_sync, "async client made": False, "async sent": True}
