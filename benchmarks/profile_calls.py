@@ -5,7 +5,9 @@
     python benchmarks/profile_calls.py sync --calls 3000 --top 40 --sort tottime
 
 Prints the CPU per call without the profiler first (cProfile inflates call-heavy code), then
-cProfile's top functions by cumulative and by own time, in µs per call.
+cProfile's own time summed by where the code lives (httpx, urllib3 and http.client, aiohttp,
+botocore, ours, ...; the standard library's and C built-ins' time charged to the package that
+called them), then the top functions by cumulative and by own time, in µs per call.
 """
 
 from __future__ import annotations
@@ -40,6 +42,75 @@ def table(profile: cProfile.Profile, sort: str, top: int, calls: int) -> str:
     return "\n".join(lines)
 
 
+# Where a function's file lives -> its group; the first match wins.
+GROUPS = (
+    ("/sigv4_imagebuilder/", "ours (sigv4_imagebuilder)"),
+    ("/httpx/", "httpx"),
+    ("/httpcore/", "httpcore"),
+    ("/urllib3/", "urllib3 + http.client"),
+    ("/http/client.py", "urllib3 + http.client"),
+    ("/aiohttp/", "aiohttp + yarl + multidict"),
+    ("/yarl/", "aiohttp + yarl + multidict"),
+    ("/multidict/", "aiohttp + yarl + multidict"),
+    ("/botocore/", "botocore (signing)"),
+    ("/asyncio/", "asyncio"),
+    ("/attr/", "attrs"),
+)
+OTHER = "other (the workload, the event loop's callbacks)"
+
+Func = tuple[str, int, str]
+
+
+def group_of(filename: str) -> str | None:
+    for needle, group in GROUPS:
+        if needle in filename:
+            return group
+    return None
+
+
+def groups(profile: cProfile.Profile, calls: int) -> str:
+    """Own time per group, µs per call.
+
+    The rest of the standard library and C built-ins (socket calls, hashing, email's header
+    parser, http.cookiejar) are charged to the group whose code called them, split by the
+    callers' cumulative time along each edge.
+    """
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    owners: dict[Func, dict[str, float]] = {}
+
+    def owner(func: Func, seen: frozenset[Func]) -> dict[str, float]:
+        if func in owners:
+            return owners[func]
+        group = group_of(func[0]) if func[0] != "~" else None
+        if group is not None:
+            share = {group: 1.0}
+        else:
+            callers = stats[func][4] if func in stats else {}
+            edges = {c: e[3] for c, e in callers.items() if c not in seen}
+            whole = sum(edges.values())
+            share = {}
+            for caller, weight in edges.items():
+                for g, part in owner(caller, seen | {func}).items():
+                    share[g] = share.get(g, 0.0) + part * weight / whole
+            share = share or {OTHER: 1.0}
+        if not seen:
+            owners[func] = share
+        return share
+
+    totals: dict[str, float] = {}
+    for func, (_cc, _nc, tt, _ct, _callers) in stats.items():
+        for group, part in owner(func, frozenset()).items():
+            totals[group] = totals.get(group, 0.0) + tt * part
+    everything = sum(totals.values()) or 1.0
+    width = max(len(g) for g in totals)
+    lines = [f"{'group':<{width}}  {'µs/call':>8}  {'share':>6}"]
+    for group, tt in sorted(totals.items(), key=lambda kv: -kv[1]):
+        if tt / calls < 5e-8:
+            continue
+        lines.append(f"{group:<{width}}  {tt / calls * 1e6:>8.1f}  {tt / everything:>6.0%}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", choices=["sync", "async"])
@@ -47,6 +118,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", choices=["cumulative", "tottime", "both"], default="both")
+    parser.add_argument("--dump", metavar="FILE", help="also write the raw pstats to FILE")
     args = parser.parse_args()
 
     import sigv4_imagebuilder as sib
@@ -93,8 +165,15 @@ def main() -> int:
                 plain = asyncio.run(run())
     finally:
         kill_children()
+    if args.dump:
+        profile.dump_stats(args.dump)
     label = "sync" if args.path == "sync" else f"async at concurrency {args.concurrency}"
     print(f"{label}: {plain * 1e6:,.0f} µs CPU per call without the profiler")
+    print(
+        f"\nown time by group, per call ({args.calls} calls, under the profiler; stdlib and "
+        "C built-ins charged to their caller's group):"
+    )
+    print(groups(profile, args.calls))
     for sort in ("cumulative", "tottime") if args.sort == "both" else (args.sort,):
         print(f"\ntop {args.top} by {sort}, per call ({args.calls} calls):")
         print(table(profile, sort, args.top, args.calls))

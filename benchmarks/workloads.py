@@ -9,8 +9,9 @@ process's own rusage (user + system) over the window; the server answering the c
 another process and is not counted.
 
 "Of which" parts are measured in a second window of the same process, right after the plain
-one, by wrapping methods of the *dependencies* (httpx, httpcore, botocore) at class level with a
-thread-CPU timer; the wrapped window's whole call is reported too, so the timer's own cost shows.
+one, by wrapping methods of the *dependencies* (httpx, urllib3, botocore) and of our engine at
+class level with a thread-CPU timer; the wrapped window's whole call is reported too, so the
+timer's own cost shows.
 """
 
 from __future__ import annotations
@@ -114,6 +115,20 @@ def wrap_signing(parts: Parts) -> None:
     parts.wrap(SigV4Auth, "string_to_sign", "SigV4 string to sign (botocore)")
 
 
+def wrap_urlopen(parts: Parts, *, manager: bool = False) -> None:
+    # urllib3's own send + read of the head, under both sides' glue (ours: the engine; boto3:
+    # URLLib3Session.send): what is left above it is each side's adapter. Our engine enters
+    # through PoolManager.urlopen (the URL parsed and the pool looked up per request); boto3
+    # looks the pool up itself (connection_from_url) and calls the pool's urlopen.
+    import urllib3
+    from urllib3.connectionpool import HTTPConnectionPool
+
+    if manager:
+        parts.wrap(urllib3.PoolManager, "urlopen", "urllib3 PoolManager.urlopen")
+
+    parts.wrap(HTTPConnectionPool, "urlopen", "urllib3 HTTPConnectionPool.urlopen")
+
+
 def ours_sync(endpoint: str | None) -> tuple[Callable[[], Any], Parts]:
     import httpx
 
@@ -140,19 +155,19 @@ def ours_sync(endpoint: str | None) -> tuple[Callable[[], Any], Parts]:
         client = sib.ImageBuilderClient(
             region="us-east-1", credentials=creds, endpoint_url=endpoint
         )
-    # Outermost first: the table lists the parts in this order, and they nest.
-    if endpoint is None:
-        # A user's http_client goes through Client.send; the library's own client does not
-        # (wrapping send would put it back on that path, so it is not wrapped there).
-        parts.wrap(httpx.Client, "send", "httpx Client.send (incl. transport)")
-    else:
-        # The library's own transport (wrapping httpx's or httpcore's would count as a mock's
-        # patch, and send through httpx's stock transport instead).
-        from sigv4_imagebuilder._wire import WireTransport
+    # Outermost first: the table lists the parts in this order, and they nest. Both clients
+    # send through Client.send; wrapping it (or our engine) is not one of the patches that
+    # hand requests to httpx's stock transport (those are httpx's and httpcore's transports).
+    parts.wrap(httpx.Client, "send", "httpx Client.send (incl. transport)")
+    # Client.send runs it on every reply, Set-Cookie or not (none here sets a cookie).
+    parts.wrap(httpx.Cookies, "extract_cookies", "httpx Cookies.extract_cookies (no cookies)")
+    if endpoint is not None:
+        # The default client's engine; it returns once the head is read (the body is read
+        # by the client afterwards, through the response's stream).
+        from sigv4_imagebuilder._engines._urllib3 import Urllib3Transport
 
-        parts.wrap(
-            WireTransport, "handle_request", "own transport: send, read the head (h11 + socket)"
-        )
+        parts.wrap(Urllib3Transport, "handle_request", "engine: urllib3 send + read the head")
+        wrap_urlopen(parts, manager=True)
     wrap_signing(parts)
 
     def call() -> Any:
@@ -189,6 +204,7 @@ def boto3_sync(endpoint: str | None) -> tuple[Callable[[], Any], Parts]:
         from botocore.httpsession import URLLib3Session
 
         parts.wrap(URLLib3Session, "send", "URLLib3Session.send (urllib3 + socket)")
+        wrap_urlopen(parts)
     parts.wrap(SigV4Auth, "add_auth", "SigV4Auth.add_auth (botocore, whole signing)")
     wrap_signing(parts)
     parts.wrap(ResponseParser, "parse", "ResponseParser.parse (botocore)")
@@ -280,30 +296,29 @@ def aiobotocore_client(endpoint: str) -> Callable[[], Any]:
     return make
 
 
-async def fanout(endpoint: str, calls: int, limit: float) -> dict[str, Any]:
-    """``calls`` gathered cancels on ONE async client, bounded by ``limit`` seconds."""
+async def fanout(side: str, endpoint: str, calls: int, limit: float) -> dict[str, Any]:
+    """``calls`` gathered cancels on ONE default async client, bounded by ``limit`` seconds.
+
+    ``side`` is ``ours`` or ``aiobotocore``; each runs in its own process, so the parent's
+    wait4 gives each side's peak RSS for the same fan-out.
+    """
     import asyncio
     from collections import Counter
 
-    import sigv4_imagebuilder as sib
-
     done = 0
     errors: Counter[str] = Counter()
+    make = (ours_async_client if side == "ours" else aiobotocore_client)(endpoint)
 
-    async with sib.AsyncImageBuilderClient(
-        region="us-east-1",
-        credentials=sib.Credentials(ACCESS_KEY, SECRET_KEY),
-        endpoint_url=endpoint,
-    ) as client:
-        await client.cancel_image_creation(ARN, client_token="t")
+    async with make() as call:
+        await call()
 
         async def one() -> None:
             nonlocal done
             try:
-                await client.cancel_image_creation(ARN, client_token="t")
+                await call()
                 done += 1
             except Exception as exc:
-                # The library's exception type, and the cause it chains, name the failure.
+                # The exception's type, and the cause it chains, name the failure.
                 cause = exc.__cause__
                 name = type(exc).__name__ + (f"<-{type(cause).__name__}" if cause else "")
                 errors[name] += 1
@@ -347,10 +362,11 @@ def main() -> int:
 
         make = (ours_async_client if name == "ours_async" else aiobotocore_client)(endpoint)
         out = asyncio.run(async_measure(make, args["calls"], args["levels"], args["limit"]))
-    elif name == "fanout":
+    elif name in ("ours_fanout", "aiobotocore_fanout"):
         import asyncio
 
-        out = asyncio.run(fanout(endpoint, args["calls"], args["limit"]))
+        side = name.removesuffix("_fanout")
+        out = asyncio.run(fanout(side, endpoint, args["calls"], args["limit"]))
     else:
         raise SystemExit(f"unknown workload {name!r}")
     print(json.dumps(out))
