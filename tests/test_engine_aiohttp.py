@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
-import importlib.util
 import json
 import logging
 import random
@@ -28,7 +27,7 @@ import httpx
 import pytest
 import respx
 from conftest import ARN, CREDS, NO_SLEEP, SECRET, SESSION_TOKEN
-from hostile import assert_no_secrets
+from hostile import NEEDS_PYTEST_HTTPX, assert_no_secrets
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._engines import EngineSettings
@@ -39,12 +38,6 @@ CA_FILE = str(TLS_DIR / "selfsigned.pem")
 CANCEL_BODY = json.dumps(
     {"requestId": "r", "clientToken": "t", "imageBuildVersionArn": ARN}
 ).encode()
-
-#: pytest-httpx pins one httpx minor per release: none fits the lowest legs' httpx.
-NEEDS_PYTEST_HTTPX = pytest.mark.skipif(
-    importlib.util.find_spec("pytest_httpx") is None,
-    reason="pytest-httpx is not installed (no release for this httpx)",
-)
 
 
 def reply(body: bytes = b"hello", *headers: bytes, status: bytes = b"200 OK") -> bytes:

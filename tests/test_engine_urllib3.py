@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import gzip
-import importlib.util
 import json
 import logging
 import random
@@ -30,7 +29,7 @@ import httpx
 import pytest
 import respx
 from conftest import ARN, CREDS, NO_SLEEP, SECRET, SESSION_TOKEN
-from hostile import PASSWORD, assert_no_secrets
+from hostile import NEEDS_PYTEST_HTTPX, PASSWORD, assert_no_secrets
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._engines import EngineSettings
@@ -48,12 +47,6 @@ NO_ENV = {
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
-
-#: pytest-httpx pins one httpx minor per release: none fits the lowest legs' httpx.
-NEEDS_PYTEST_HTTPX = pytest.mark.skipif(
-    importlib.util.find_spec("pytest_httpx") is None,
-    reason="pytest-httpx is not installed (no release for this httpx)",
-)
 
 
 def reply(body: bytes = b"hello", *headers: bytes, status: bytes = b"200 OK") -> bytes:
