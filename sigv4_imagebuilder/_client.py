@@ -177,7 +177,7 @@ class _BaseClient(Generic[HttpT]):
 
     def _new_http(self, http_class: type[HttpT]) -> HttpT:
         """The client the library makes: httpx's, sending through urllib3 or aiohttp."""
-        from ._engines import EngineSettings, check_ca_bundle
+        from ._engines import EngineSettings, OwnAsyncClient, OwnClient, check_ca_bundle
 
         settings = EngineSettings(
             ca_bundle=check_ca_bundle(self._ca_bundle),
@@ -193,7 +193,12 @@ class _BaseClient(Generic[HttpT]):
             from ._engines import LazyAiohttpTransport
 
             engine = LazyAiohttpTransport(settings)
-        return http_class(transport=engine, timeout=self._timeout or DEFAULT_TIMEOUT)
+        own_class = OwnClient if http_class is httpx.Client else OwnAsyncClient
+        own = own_class(transport=engine, timeout=self._timeout or DEFAULT_TIMEOUT)
+        # What boto3 sends, no more: "Accept: */*" and "Connection: keep-alive" (HTTP/1.1's
+        # default) are httpx's, and each header costs every call.
+        del own.headers["Accept"], own.headers["Connection"]
+        return own  # type: ignore[return-value]
 
     @property
     def region(self) -> str:
@@ -509,7 +514,6 @@ class ImageBuilderClient(_BaseClient[httpx.Client]):
                 self._http,
                 request,
                 _transport.deadline_of(action, self._attempt_timeout),
-                owned=self._owns_http,
             )
         except RuntimeError:
             if self._http.is_closed:  # closed by another thread mid-call
@@ -681,7 +685,6 @@ class AsyncImageBuilderClient(_BaseClient[httpx.AsyncClient]):
                 self._http,
                 request,
                 _transport.deadline_of(action, self._attempt_timeout),
-                owned=self._owns_http,
             )
         except RuntimeError:
             if self._http.is_closed:  # closed by another task mid-call

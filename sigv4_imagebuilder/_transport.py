@@ -269,16 +269,7 @@ class _StandardReasonPhrase(logging.Filter):
 logging.getLogger("httpx").addFilter(_StandardReasonPhrase())
 
 
-def _forget_cookies(http: httpx.Client | httpx.AsyncClient) -> None:
-    # Client.send keeps every cookie a reply sets; the library's own client
-    # has no use for them, and a hostile server could grow the jar without end.
-    if http.cookies:
-        http.cookies.clear()
-
-
-def send(
-    http: httpx.Client, request: httpx.Request, deadline: float | None, *, owned: bool = False
-) -> Outcome:
+def send(http: httpx.Client, request: httpx.Request, deadline: float | None) -> Outcome:
     """Send ``request`` with ``http`` and read the reply within the bounds.
 
     The deadline is checked after the headers and between body chunks; each
@@ -291,7 +282,6 @@ def send(
         http: the client to send with, through ``http.send()``.
         request: from :func:`build_request`.
         deadline: seconds the whole attempt may take, or None.
-        owned: ``http`` is the library's own client, whose cookie jar stays empty.
     """
     start = time.monotonic()
     if deadline is not None:
@@ -303,8 +293,6 @@ def send(
         # ssl.SSLCertVerificationError out unmapped.
         return _failed_by(exc, start, deadline)
     try:
-        if owned:
-            _forget_cookies(http)
         headers = _headers(response)
         if 300 <= response.status_code < 400:
             return Outcome(response=_redirect(response, headers), elapsed=time.monotonic() - start)
@@ -339,8 +327,6 @@ async def asend(
     http: httpx.AsyncClient,
     request: httpx.Request,
     deadline: float | None,
-    *,
-    owned: bool = False,
 ) -> Outcome:
     """The asyncio twin of :func:`send`; the deadline covers the whole exchange.
 
@@ -348,29 +334,24 @@ async def asend(
         http: the client to send with, through ``http.send()``.
         request: from :func:`build_request`.
         deadline: seconds the whole exchange may take, or None.
-        owned: as for :func:`send`.
     """
     start = time.monotonic()
     if deadline is None:
-        return await _asend(http, request, start, owned)
+        return await _asend(http, request, start)
     import asyncio
 
     try:
-        return await asyncio.wait_for(_asend(http, request, start, owned), deadline)
+        return await asyncio.wait_for(_asend(http, request, start), deadline)
     except asyncio.TimeoutError:
         return Outcome(error=_deadline_error(deadline), elapsed=time.monotonic() - start)
 
 
-async def _asend(
-    http: httpx.AsyncClient, request: httpx.Request, start: float, owned: bool
-) -> Outcome:
+async def _asend(http: httpx.AsyncClient, request: httpx.Request, start: float) -> Outcome:
     try:
         response = await http.send(request, auth=None, follow_redirects=False, stream=True)
     except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
         return _failed(exc, start)
     try:
-        if owned:
-            _forget_cookies(http)
         headers = _headers(response)
         if 300 <= response.status_code < 400:
             return Outcome(response=_redirect(response, headers), elapsed=time.monotonic() - start)

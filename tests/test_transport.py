@@ -1472,3 +1472,20 @@ def test_a_server_echoing_our_secrets_into_the_reply_gets_them_nowhere(
         assert isinstance(result, sib.CancelImageCreationResponse), result
         assert result.request_id == "***"
     assert_no_secrets(result, caplog=caplog, extra=signatures_sent)
+
+
+def test_the_library_clients_cookie_jar_keeps_nothing_even_set_by_hand() -> None:
+    from sigv4_imagebuilder._engines import OwnAsyncClient, OwnClient
+
+    for own in (OwnClient(), OwnAsyncClient()):
+        own.cookies.set("a", "b")
+        own.cookies = {"x": "y"}  # type: ignore[assignment]
+        response = httpx.Response(
+            200, headers={"Set-Cookie": "c=d"}, request=httpx.Request("GET", "http://h/")
+        )
+        own.cookies.extract_cookies(response)
+        assert len(own.cookies) == 0
+    # What boto3 sends: neither httpx's "Accept: */*" nor "Connection: keep-alive".
+    with sib.ImageBuilderClient(region="us-east-1", credentials=CREDS) as client:
+        assert "accept" not in client._http.headers
+        assert "connection" not in client._http.headers

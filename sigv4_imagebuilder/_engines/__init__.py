@@ -12,7 +12,8 @@ loads aiohttp, and ``import sigv4_imagebuilder`` loads neither.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import http.cookiejar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -25,6 +26,54 @@ from ._settings import (
     split_proxy_auth,
 )
 from ._watch import watched_async, watched_sync
+
+
+class _NoCookies(httpx.Cookies):
+    """Cookies that are never kept: Image Builder sets none.
+
+    ``Client.send`` reads every reply for cookies, a tenth of a warm call even
+    when there are none, and a hostile server could grow a real jar without end.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        return None
+
+
+class _KeepNothing(http.cookiejar.CookieJar):
+    # Shared by every client the library makes, so nothing may be set in it.
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies(_KeepNothing())
+
+
+class OwnClient(httpx.Client):
+    """The ``httpx.Client`` the library makes: httpx's, with no cookie jar."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        return None
+
+
+class OwnAsyncClient(httpx.AsyncClient):
+    """The ``httpx.AsyncClient`` the library makes: httpx's, with no cookie jar."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        return None
+
 
 if TYPE_CHECKING:
     from ._aiohttp import AiohttpTransport
@@ -54,6 +103,8 @@ __all__ = [
     "DEADLINE_EXTENSION",
     "EngineSettings",
     "LazyAiohttpTransport",
+    "OwnAsyncClient",
+    "OwnClient",
     "check_ca_bundle",
     "environment_proxies",
     "proxy_for",

@@ -7,6 +7,7 @@ exceptions become httpx's with texts that quote nothing a server sent.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import urllib3
 from urllib3.exceptions import (
+    ClosedPoolError,
     ConnectTimeoutError,
     HTTPError,
     InvalidHeader,
@@ -86,6 +88,14 @@ def map_error(exc: Exception) -> httpx.HTTPError | httpx.InvalidURL:
     return httpx.TransportError(f"urllib3 failed: {type(exc).__name__}")
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(connect: float | None, read: float | None) -> Any:
+    return urllib3.Timeout(connect=connect, read=read)
+
+
 class _Stream(httpx.SyncByteStream):
     def __init__(self, response: Any, deadline: float | None) -> None:
         self._response = response
@@ -151,6 +161,7 @@ class Urllib3Transport(httpx.BaseTransport):
         self._direct = self._manager(None)
         self._proxied: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._pools: dict[tuple[str, str, int | None], Any] = {}
         self._fallback: httpx.HTTPTransport | None = None
 
     def _manager(self, proxy: str | None) -> Any:
@@ -189,6 +200,18 @@ class Urllib3Transport(httpx.BaseTransport):
             self._fallback = httpx.HTTPTransport(verify=verify)
         return self._fallback
 
+    def _pool(self, url: httpx.URL) -> Any:
+        # The pool for url's origin, kept: PoolManager.urlopen would parse the
+        # URL and look the pool up again on every request.
+        key = (url.scheme, url.host, url.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._direct.connection_from_host(
+                url.host, url.port or _DEFAULT_PORTS.get(url.scheme), url.scheme
+            )
+            self._pools[key] = pool
+        return pool
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if watched_sync():
             return self._stock().handle_request(request)
@@ -199,23 +222,37 @@ class Urllib3Transport(httpx.BaseTransport):
             left = max(deadline - time.monotonic(), 0.001)
             connect = left if connect is None else min(connect, left)
             read = left if read is None else min(read, left)
-        headers = urllib3.HTTPHeaderDict()
-        for name, value in request.headers.raw:
-            headers.add(name.decode("latin-1"), value.decode("latin-1"))
+        raw = request.headers.raw
+        headers: Any = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+        if len(headers) != len(raw):  # a name twice: keep every value
+            headers = urllib3.HTTPHeaderDict()
+            for name, value in raw:
+                headers.add(name.decode("latin-1"), value.decode("latin-1"))
         url = request.url
+        options: dict[str, Any] = {
+            "body": request.read() or None,
+            "headers": headers,
+            "redirect": False,
+            "retries": False,
+            "assert_same_host": False,
+            "preload_content": False,
+            "decode_content": False,
+            "timeout": _timeout(connect, read),
+        }
         try:
-            response = self._for(url).urlopen(
-                request.method,
-                str(url),
-                body=request.read() or None,
-                headers=headers,
-                redirect=False,
-                retries=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=False,
-                timeout=urllib3.Timeout(connect=connect, read=read),
-            )
+            manager = self._for(url)
+            if manager is self._direct and url.scheme in _DEFAULT_PORTS:
+                try:
+                    response = self._pool(url).urlopen(
+                        request.method, url.raw_path.decode("ascii"), **options
+                    )
+                except ClosedPoolError:  # evicted by the manager, or closed: nothing was sent
+                    self._pools.pop((url.scheme, url.host, url.port), None)
+                    response = self._pool(url).urlopen(
+                        request.method, url.raw_path.decode("ascii"), **options
+                    )
+            else:
+                response = manager.urlopen(request.method, str(url), **options)
         except (HTTPError, http.client.HTTPException, OSError, ValueError) as exc:
             if isinstance(exc, UnicodeError):
                 raise httpx.InvalidURL("the URL's host is not valid") from None
