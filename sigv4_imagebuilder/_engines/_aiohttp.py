@@ -94,6 +94,11 @@ def map_error(exc: BaseException) -> httpx.HTTPError | httpx.InvalidURL:
 _ENGINE_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, UnicodeError, ValueError)
 
 
+#: Bodies up to this many bytes, declared by Content-Length and not compressed,
+#: are read in one go; larger ones are streamed within the caller's bound.
+_READ_AT_ONCE = 64 * 1024
+
+
 @functools.lru_cache(maxsize=64)
 def _url(text: str) -> yarl.URL:
     # Already encoded by httpx, and signed as it is: aiohttp must not re-quote it.
@@ -193,6 +198,23 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         except _ENGINE_ERRORS as exc:
             raise map_error(exc) from None
+        length = response.content_length
+        if length is not None and length <= _READ_AT_ONCE and not response.headers.get(
+            "Content-Encoding"
+        ):
+            # A small plain body (every Image Builder reply) is read here at once:
+            # streamed, each reply would cross four layers of async generators.
+            try:
+                body = await response.read()
+            except _ENGINE_ERRORS as exc:
+                response.close()
+                raise map_error(exc) from None
+            return httpx.Response(
+                status_code=response.status,
+                headers=response.raw_headers,
+                content=body,
+                extensions={"http_version": b"HTTP/1.1"},
+            )
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
