@@ -199,8 +199,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except _ENGINE_ERRORS as exc:
             raise map_error(exc) from None
         length = response.content_length
-        if length is not None and length <= _READ_AT_ONCE and not response.headers.get(
-            "Content-Encoding"
+        if (
+            length is not None
+            and length <= _READ_AT_ONCE
+            and not response.headers.get("Content-Encoding")
         ):
             # A small plain body (every Image Builder reply) is read here at once:
             # streamed, each reply would cross four layers of async generators.

@@ -30,6 +30,7 @@ from urllib3.exceptions import (
     URLSchemeUnknown,
 )
 
+from .._http import DEFAULT_PORTS
 from ._settings import DEADLINE_EXTENSION, EngineSettings, proxy_for, split_proxy_auth
 from ._watch import watched_sync
 
@@ -86,9 +87,6 @@ def map_error(exc: Exception) -> httpx.HTTPError | httpx.InvalidURL:
     if isinstance(exc, OSError):
         return httpx.ReadError(_why(exc))
     return httpx.TransportError(f"urllib3 failed: {type(exc).__name__}")
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @functools.lru_cache(maxsize=64)
@@ -207,7 +205,7 @@ class Urllib3Transport(httpx.BaseTransport):
         pool = self._pools.get(key)
         if pool is None:
             pool = self._direct.connection_from_host(
-                url.host, url.port or _DEFAULT_PORTS.get(url.scheme), url.scheme
+                url.host, url.port or DEFAULT_PORTS.get(url.scheme), url.scheme
             )
             self._pools[key] = pool
         return pool
@@ -241,7 +239,7 @@ class Urllib3Transport(httpx.BaseTransport):
         }
         try:
             manager = self._for(url)
-            if manager is self._direct and url.scheme in _DEFAULT_PORTS:
+            if manager is self._direct and url.scheme in DEFAULT_PORTS:
                 try:
                     response = self._pool(url).urlopen(
                         request.method, url.raw_path.decode("ascii"), **options
