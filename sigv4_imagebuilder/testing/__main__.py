@@ -1,6 +1,8 @@
 """``python -m sigv4_imagebuilder.testing``: run the local stand-in, or the demo.
 
-- ``serve --port N --image ARN[=STATUS] ... [--cancel-delay S]`` serves until Ctrl-C;
+- ``serve --port N --image ARN[=STATUS] ... [--cancel-delay S] [--pipeline ARN]``
+  serves until Ctrl-C (with ``--pipeline``, the images are that pipeline's, so
+  ListImagePipelineImages lists them);
 - ``demo`` starts the stand-in with one image in BUILDING, cancels it with the
   command line, prints the JSON and the image's new status, and stops.
 """
@@ -53,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="SECONDS",
         help="seconds an accepted cancel takes before the image reports CANCELLED (default 0)",
+    )
+    serve.add_argument(
+        "--pipeline",
+        default=None,
+        metavar="ARN",
+        help="the image pipeline the --image images belong to (default: none)",
     )
     serve.add_argument("--region", default=None, help="only accept requests signed for this region")
     serve.add_argument("--access-key-id", default=DEFAULT_CREDENTIALS.access_key_id)
@@ -115,12 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo()
     creds = Credentials(args.access_key_id, args.secret_access_key)
     server = LocalImageBuilder(creds, region=args.region, port=args.port)
-    for arn, status in args.image:
-        try:
-            server.add_image(arn, status, cancel_delay=args.cancel_delay)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    try:
+        if args.pipeline is not None:
+            server.add_pipeline(args.pipeline)
+        for arn, status in args.image:
+            server.add_image(
+                arn, status, cancel_delay=args.cancel_delay, pipeline_arn=args.pipeline
+            )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     with server:
         print(f"LocalImageBuilder listening on {server.endpoint_url}", flush=True)
         print(f"Sign with AWS_ACCESS_KEY_ID={creds.access_key_id} "

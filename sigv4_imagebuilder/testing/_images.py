@@ -1,4 +1,4 @@
-"""The images LocalImageBuilder holds, and the GetImage ``image`` object it serves.
+"""The images LocalImageBuilder holds, and the ``image`` and ``ImageSummary`` objects it serves.
 
 The ARN patterns and statuses are written from the service model
 (imagebuilder 2019-12-02), not imported from the client library: the stand-in
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -35,6 +35,16 @@ VERSION_ARN = re.compile(
     r"(?P<account>[0-9]{12}|aws(?:-[a-z-]+)?):image/(?P<name>[a-z0-9_-]+)/"
     r"(?P<major>[0-9]+|x)\.(?P<minor>[0-9]+|x)\.(?P<patch>[0-9]+|x)"
 )
+# ImageVersionArn (ListImageBuildVersions): an exact version, no wildcard, no build.
+EXACT_VERSION_ARN = re.compile(
+    r"arn:(?P<partition>aws[^:]*):imagebuilder:(?P<region>[^:]+):"
+    r"(?P<account>[0-9]{12}|aws(?:-[a-z-]+)?):image/(?P<name>[a-z0-9_-]+)/"
+    r"(?P<major>[0-9]+)\.(?P<minor>[0-9]+)\.(?P<patch>[0-9]+)"
+)
+# ImagePipelineArn (ListImagePipelineImages):
+PIPELINE_ARN = re.compile(
+    r"arn:aws[^:]*:imagebuilder:[^:]+:(?:[0-9]{12}|aws):image-pipeline/[a-z0-9_-]+"
+)
 
 
 @attrs.define
@@ -48,12 +58,18 @@ class Image:
     created: datetime.datetime
     cancel_delay: float
     tags: Mapping[str, str]
+    pipeline_arn: str | None = None
     cancel_at: float | None = None
 
     @property
     def version_key(self) -> tuple[int, int, int, int]:
         p = self.parts
         return int(p["major"]), int(p["minor"]), int(p["patch"]), int(p["build"])
+
+    @property
+    def semantic_version(self) -> str:
+        p = self.parts
+        return f"{p['major']}.{p['minor']}.{p['patch']}"
 
     @property
     def family(self) -> tuple[str, str, str, str]:
@@ -137,3 +153,51 @@ def image_json(image: Image) -> dict[str, object]:
     if image.tags:
         out["tags"] = dict(image.tags)
     return out
+
+
+#: The ImageSummary members the stand-in knows, in the model's order.
+_SUMMARY_MEMBERS = (
+    "arn", "name", "type", "version", "platform", "osVersion", "state", "owner",
+    "dateCreated", "outputResources", "tags", "buildType", "imageSource",
+)  # fmt: skip
+
+
+def summary_json(image: Image) -> dict[str, object]:
+    """The ``ImageSummary`` of a list reply: the values GetImage gives, plus ``owner``."""
+    full = image_json(image)
+    full["owner"] = image.parts["account"]
+    return {key: full[key] for key in _SUMMARY_MEMBERS if key in full}
+
+
+def latest(images: Iterable[Image], wanted: Mapping[str, str]) -> Image | None:
+    """The latest build version among ``images`` matching a version ARN's parts (``x``: any)."""
+    family = (wanted["partition"], wanted["region"], wanted["account"], wanted["name"])
+    matches = [
+        image
+        for image in images
+        if image.family == family
+        and all(wanted[k] in ("x", image.parts[k]) for k in ("major", "minor", "patch"))
+    ]
+    return max(matches, key=lambda image: image.version_key, default=None)
+
+
+def latest_references(images: Iterable[Image], image: Image) -> dict[str, str]:
+    """GetImage's ``latestVersionReferences`` for ``image`` among ``images``."""
+    images = list(images)
+    # The latest build version overall, and within the same major,
+    # major.minor, and major.minor.patch, among the images held.
+    p = image.parts
+    refs = {}
+    for key, pins in (
+        ("latestVersionArn", (False, False, False)),
+        ("latestMajorVersionArn", (True, False, False)),
+        ("latestMinorVersionArn", (True, True, False)),
+        ("latestPatchVersionArn", (True, True, True)),
+    ):
+        wanted = dict(p)
+        for name, pinned in zip(("major", "minor", "patch"), pins, strict=True):
+            wanted[name] = p[name] if pinned else "x"
+        found = latest(images, wanted)
+        if found is not None:
+            refs[key] = found.arn
+    return refs

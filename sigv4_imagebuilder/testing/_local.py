@@ -1,10 +1,12 @@
 """LocalImageBuilder: a SigV4-checking stand-in for Image Builder on 127.0.0.1.
 
-It serves two operations, as the service does on the wire (any SDK can use it,
-botocore's included):
+It serves four operations, as the service does on the wire (any SDK can use it,
+botocore's included, and the AWS CLI):
 
 - ``PUT /CancelImageCreation`` with a JSON body;
-- ``GET /GetImage?imageBuildVersionArn=<percent-encoded ARN>``, no body.
+- ``GET /GetImage?imageBuildVersionArn=<percent-encoded ARN>``, no body;
+- ``POST /ListImagePipelineImages`` and ``POST /ListImageBuildVersions`` with a
+  JSON body (paging, filters and tokens: see ``_lists.py``).
 
 Cancel semantics:
 
@@ -23,6 +25,11 @@ Cancel semantics:
   invalid resource identifier", for GetImage as for cancel;
 - the same ``clientToken`` with the same ARN returns the original response
   (same ``requestId``); with a different ARN, ``IdempotentParameterMismatchException``.
+
+List semantics (details in ``_lists.py``): an image belongs to the pipeline
+given to :meth:`add_image`, or to none; a list shows current statuses. An
+unknown pipeline lists nothing, as the model documents, or with
+``unknown_pipeline="not_found"`` is a 404 ``ResourceNotFoundException``.
 
 GetImage accepts a build-version ARN (``.../image/name/1.0.0/3``) or a version
 ARN, with or without ``x`` wildcards (``.../image/name/1.x.x``), which resolves
@@ -48,6 +55,7 @@ import collections
 import datetime
 import json
 import math
+import secrets
 import threading
 import time
 import uuid
@@ -58,12 +66,17 @@ from urllib.parse import parse_qs
 from .._credentials import Credentials
 from ._images import (
     BUILD_VERSION_ARN,
+    PIPELINE_ARN,
     STATUSES,
     TERMINAL,
     VERSION_ARN,
     Image,
     image_json,
+    latest,
+    latest_references,
+    summary_json,
 )
+from ._lists import BUILD_VERSIONS, PIPELINE_IMAGES, ListError, ListOperation, page, parse_request
 from ._loopback import LoopbackServer, ReceivedRequest, Reply
 from ._sigv4 import verify_request
 
@@ -105,7 +118,17 @@ def _check_bound(name: str, value: int) -> int:
     return value
 
 
+def _json_body(request: ReceivedRequest) -> object:
+    # UTF-8 only, as the service reads it (json.loads would take UTF-16 or
+    # UTF-32 bytes too); RecursionError: 100k nested brackets.
+    try:
+        return json.loads(request.body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise ListError(400, "InvalidRequestException", "The body is not JSON.") from None
+
+
 _Route = Callable[["LocalImageBuilder", ReceivedRequest, str], Reply]
+_UNKNOWN_PIPELINE = ("empty", "not_found")
 
 
 class LocalImageBuilder:
@@ -119,9 +142,16 @@ class LocalImageBuilder:
         max_tokens: how many idempotency tokens are remembered (the last ones).
         clock: seconds from a monotonic clock; drives ``cancel_delay`` (tests
             may pass a fake one).
+        unknown_pipeline: what ListImagePipelineImages answers for a pipeline
+            never declared (:meth:`add_pipeline`, or an image's ``pipeline_arn``):
+            ``"empty"`` (an empty list, as the model documents) or
+            ``"not_found"`` (404 ``ResourceNotFoundException``).
+        request_ids: makes each reply's ``requestId`` (default: a random UUID;
+            pass a counter for deterministic output).
 
     Raises:
-        ValueError: ``max_requests`` or ``max_tokens`` is not a positive integer.
+        ValueError: ``max_requests`` or ``max_tokens`` is not a positive
+            integer, or ``unknown_pipeline`` is neither value.
 
     Example:
         >>> import sigv4_imagebuilder as sib
@@ -145,12 +175,21 @@ class LocalImageBuilder:
         max_requests: int = MAX_REQUESTS,
         max_tokens: int = MAX_TOKENS,
         clock: Callable[[], float] = time.monotonic,
+        unknown_pipeline: str = "empty",
+        request_ids: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
+        if unknown_pipeline not in _UNKNOWN_PIPELINE:
+            raise ValueError(f"unknown_pipeline must be one of {_UNKNOWN_PIPELINE}")
         creds = [credentials] if isinstance(credentials, Credentials) else list(credentials)
         self._credentials = {c.access_key_id: c for c in creds}
         self.region = region
         self._clock = clock
         self._images: dict[str, Image] = {}
+        self._pipelines: set[str] = set()
+        self._unknown_pipeline = unknown_pipeline
+        self._request_ids = request_ids
+        # Keys the page tokens: a token from another server does not verify here.
+        self._secret = secrets.token_bytes(32)
         self._max_tokens = _check_bound("max_tokens", max_tokens)
         self._tokens: collections.OrderedDict[str, tuple[str, Reply]] = collections.OrderedDict()
         self._requests: collections.deque[ReceivedRequest] = collections.deque(
@@ -177,6 +216,8 @@ class LocalImageBuilder:
         *,
         cancel_delay: float = 0.0,
         tags: Mapping[str, str] | None = None,
+        pipeline_arn: str | None = None,
+        created: datetime.datetime | None = None,
     ) -> None:
         """Add (or reset) an image build version in ``status``.
 
@@ -186,9 +227,13 @@ class LocalImageBuilder:
             cancel_delay: seconds an accepted cancel takes before the image
                 reports CANCELLED; until then it keeps its status.
             tags: the image's tags, as GetImage returns them.
+            pipeline_arn: the image pipeline that built it (declared too, as by
+                :meth:`add_pipeline`); None: no pipeline.
+            created: its ``dateCreated`` (timezone-aware); default now. Lists
+                show the newest first.
 
         Raises:
-            ValueError: the ARN, status or delay is invalid.
+            ValueError: the ARN, status, delay, pipeline ARN or date is invalid.
         """
         match = BUILD_VERSION_ARN.fullmatch(arn) if isinstance(arn, str) else None
         if match is None:
@@ -202,17 +247,44 @@ class LocalImageBuilder:
             or cancel_delay < 0
         ):
             raise ValueError(f"cancel_delay must be a finite number >= 0, got {cancel_delay!r}")
+        if pipeline_arn is not None:
+            self._check_pipeline_arn(pipeline_arn)
+        if created is None:
+            created = datetime.datetime.now(datetime.timezone.utc)
+        elif not isinstance(created, datetime.datetime) or created.utcoffset() is None:
+            raise ValueError(f"created must be a timezone-aware datetime, got {created!r}")
         image = Image(
             arn=arn,
             parts=match.groupdict(),
             status=status,
             reason=None,
-            created=datetime.datetime.now(datetime.timezone.utc),
+            created=created.astimezone(datetime.timezone.utc),
             cancel_delay=float(cancel_delay),
             tags=dict(tags or {}),
+            pipeline_arn=pipeline_arn,
         )
         with self._lock:
             self._images[arn] = image
+            if pipeline_arn is not None:
+                self._pipelines.add(pipeline_arn)
+
+    def add_pipeline(self, arn: str) -> None:
+        """Declare an image pipeline, with or without images.
+
+        Only matters with ``unknown_pipeline="not_found"``: listing a declared
+        pipeline that has no images gives an empty list, not a 404.
+
+        Raises:
+            ValueError: not an image pipeline ARN.
+        """
+        self._check_pipeline_arn(arn)
+        with self._lock:
+            self._pipelines.add(arn)
+
+    @staticmethod
+    def _check_pipeline_arn(arn: str) -> None:
+        if not isinstance(arn, str) or PIPELINE_ARN.fullmatch(arn) is None:
+            raise ValueError(f"not an image pipeline ARN: {arn!r}")
 
     def set_image_status(self, arn: str, status: str, reason: str | None = None) -> None:
         """Move a held image to ``status`` (any transition), with an optional reason.
@@ -267,7 +339,7 @@ class LocalImageBuilder:
         self.stop()
 
     def _handle(self, request: ReceivedRequest) -> Reply:
-        request_id = str(uuid.uuid4())
+        request_id = self._request_ids()
         with self._lock:
             self._requests.append(request)
         problem = verify_request(
@@ -284,12 +356,10 @@ class LocalImageBuilder:
         return route(self, request, request_id)
 
     def _cancel_image_creation(self, request: ReceivedRequest, request_id: str) -> Reply:
-        # UTF-8 only, as the service reads it (json.loads would take UTF-16 or
-        # UTF-32 bytes too); RecursionError: 100k nested brackets.
         try:
-            body = json.loads(request.body.decode("utf-8"))
-        except (ValueError, RecursionError):
-            return _error(400, "InvalidRequestException", "The body is not JSON.", request_id)
+            body = _json_body(request)
+        except ListError as exc:
+            return _error(exc.status, exc.code, exc.message, request_id)
         arn = body.get("imageBuildVersionArn") if isinstance(body, dict) else None
         token = body.get("clientToken") if isinstance(body, dict) else None
         if not isinstance(arn, str) or BUILD_VERSION_ARN.fullmatch(arn) is None:
@@ -349,45 +419,45 @@ class LocalImageBuilder:
                 image = self._images.get(arn)
             else:
                 assert wanted is not None
-                image = self._latest(wanted.groupdict())
+                image = latest(self._images.values(), wanted.groupdict())
             if image is None:
                 return _error(400, "ClientException", f"Image {arn} does not exist.", request_id)
             image.settle(now)
             payload = {
                 "requestId": request_id,
                 "image": image_json(image),
-                "latestVersionReferences": self._latest_references(image),
+                "latestVersionReferences": latest_references(self._images.values(), image),
             }
         return _ok(request_id, payload)
 
-    def _latest(self, wanted: Mapping[str, str]) -> Image | None:
-        family = (wanted["partition"], wanted["region"], wanted["account"], wanted["name"])
-        matches = [
-            image
-            for image in self._images.values()
-            if image.family == family
-            and all(wanted[k] in ("x", image.parts[k]) for k in ("major", "minor", "patch"))
-        ]
-        return max(matches, key=lambda image: image.version_key, default=None)
-
-    def _latest_references(self, image: Image) -> dict[str, str]:
-        # The latest build version overall, and within the same major,
-        # major.minor, and major.minor.patch, among the images held.
-        p = image.parts
-        refs = {}
-        for key, pins in (
-            ("latestVersionArn", (False, False, False)),
-            ("latestMajorVersionArn", (True, False, False)),
-            ("latestMinorVersionArn", (True, True, False)),
-            ("latestPatchVersionArn", (True, True, True)),
-        ):
-            wanted = dict(p)
-            for name, pinned in zip(("major", "minor", "patch"), pins, strict=True):
-                wanted[name] = p[name] if pinned else "x"
-            latest = self._latest(wanted)
-            if latest is not None:
-                refs[key] = latest.arn
-        return refs
+    def _list(self, request: ReceivedRequest, request_id: str, operation: ListOperation) -> Reply:
+        try:
+            wanted = parse_request(operation, _json_body(request), self._secret)
+            scope = wanted.scope
+            with self._lock:
+                if (
+                    operation is PIPELINE_IMAGES
+                    and self._unknown_pipeline == "not_found"
+                    and scope not in self._pipelines
+                ):
+                    message = f"The image pipeline {scope} does not exist."
+                    raise ListError(404, "ResourceNotFoundException", message)
+                now = self._clock()
+                held = [
+                    image
+                    for image in self._images.values()
+                    if scope is None or operation.in_scope(image, scope)
+                ]
+                for image in held:  # show each image's status as of now
+                    image.settle(now)
+                chosen, token = page(wanted, held, self._secret)
+                summaries = [summary_json(image) for image in chosen]
+        except ListError as exc:
+            return _error(exc.status, exc.code, exc.message, request_id)
+        payload: dict[str, object] = {"requestId": request_id, "imageSummaryList": summaries}
+        if token is not None:
+            payload["nextToken"] = token
+        return _ok(request_id, payload)
 
 
 # One row per operation: (method, path) -> handler. A new operation is one
@@ -395,4 +465,10 @@ class LocalImageBuilder:
 _ROUTES: dict[tuple[str, str], _Route] = {
     ("PUT", "/CancelImageCreation"): LocalImageBuilder._cancel_image_creation,
     ("GET", "/GetImage"): LocalImageBuilder._get_image,
+    ("POST", "/ListImagePipelineImages"): lambda self, request, request_id: self._list(
+        request, request_id, PIPELINE_IMAGES
+    ),
+    ("POST", "/ListImageBuildVersions"): lambda self, request, request_id: self._list(
+        request, request_id, BUILD_VERSIONS
+    ),
 }
