@@ -21,10 +21,12 @@ from ._errors import (
     ForbiddenException,
     IdempotentParameterMismatchException,
     ImageBuilderError,
+    InvalidPaginationTokenException,
     InvalidRequestException,
     NoCredentialsError,
     ParamValidationError,
     ResourceInUseException,
+    ResourceNotFoundException,
     ResponseParseError,
     ServiceError,
     ServiceException,
@@ -37,12 +39,16 @@ from ._errors import (
 )
 from ._models import (
     Ami,
+    BuildCancelOutcome,
     CancelImageCreationResponse,
     Container,
     GetImageResponse,
     Image,
     ImageState,
+    ImageSummary,
     LatestVersionReferences,
+    ListImageBuildVersionsResponse,
+    ListImagePipelineImagesResponse,
     OutputResources,
     ResponseMetadata,
 )
@@ -50,11 +56,13 @@ from ._retries import RetryPolicy
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._client import AsyncImageBuilderClient, ImageBuilderClient
+    from ._async_client import AsyncImageBuilderClient
+    from ._client import ImageBuilderClient
 
 __all__ = [
     "Ami",
     "AsyncImageBuilderClient",
+    "BuildCancelOutcome",
     "CallRateLimitExceededException",
     "CancelImageCreationResponse",
     "ClientException",
@@ -72,12 +80,17 @@ __all__ = [
     "ImageBuilderClient",
     "ImageBuilderError",
     "ImageState",
+    "ImageSummary",
+    "InvalidPaginationTokenException",
     "InvalidRequestException",
     "LatestVersionReferences",
+    "ListImageBuildVersionsResponse",
+    "ListImagePipelineImagesResponse",
     "NoCredentialsError",
     "OutputResources",
     "ParamValidationError",
     "ResourceInUseException",
+    "ResourceNotFoundException",
     "ResponseMetadata",
     "ResponseParseError",
     "RetryPolicy",
@@ -99,9 +112,10 @@ def __getattr__(name: str) -> Any:
     # The clients pull in httpx (~60 ms); importing the package for its types
     # or exceptions should not pay for that.
     if name in _LAZY:
-        from . import _client
+        import importlib
 
-        value = getattr(_client, name)
+        module = "_async_client" if name.startswith("Async") else "_client"
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,7 +30,7 @@ from ._errors import (
     ServiceError,
     WaiterError,
 )
-from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE, Operation
+from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE
 from ._output import (
     DEFAULT_OUTPUT,
     OUTPUT_FORMATS,
@@ -38,6 +38,7 @@ from ._output import (
     QueryError,
     check_output_format,
 )
+from ._shapes import Operation
 from ._version import __version__
 
 if TYPE_CHECKING:

@@ -20,8 +20,10 @@ The tree::
         ├── ClientException                  400
         ├── ForbiddenException               403
         ├── IdempotentParameterMismatchException 400
+        ├── InvalidPaginationTokenException  400
         ├── InvalidRequestException          400
         ├── ResourceInUseException           400
+        ├── ResourceNotFoundException        404
         ├── ServiceException                 500
         └── ServiceUnavailableException      503
 
@@ -255,12 +257,20 @@ class IdempotentParameterMismatchException(ServiceError):
     """400: the client token was reused with different parameters."""
 
 
+class InvalidPaginationTokenException(ServiceError):
+    """400: the ``nextToken`` is not one the service handed out for this listing."""
+
+
 class InvalidRequestException(ServiceError):
     """400: the request is invalid, for example an image in a terminal state."""
 
 
 class ResourceInUseException(ServiceError):
     """400: the resource is in use or in a state that forbids the operation."""
+
+
+class ResourceNotFoundException(ServiceError):
+    """404: the resource (such as an image pipeline) does not exist."""
 
 
 class ServiceException(ServiceError):
@@ -356,8 +366,10 @@ MODELED_ERRORS: Mapping[str, type[ServiceError]] = {
         ClientException,
         ForbiddenException,
         IdempotentParameterMismatchException,
+        InvalidPaginationTokenException,
         InvalidRequestException,
         ResourceInUseException,
+        ResourceNotFoundException,
         ServiceException,
         ServiceUnavailableException,
     )

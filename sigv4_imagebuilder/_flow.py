@@ -21,9 +21,9 @@ from ._actions import Flow, GetCredentials, Outcome, Send, Sleep
 from ._clock import utcnow
 from ._errors import ImageBuilderError, ResponseParseError
 from ._http import HttpRequest, scrub_echoes
-from ._operations import Operation
 from ._protocol import parse_error, parse_success, serialize_request, validate_input
 from ._retries import ClockSkew, RetryPolicy, RetryQuota, RetryState
+from ._shapes import Operation
 from ._signing import sign
 from ._version import __version__
 

@@ -206,3 +206,115 @@ class GetImageResponse:
     image: Image | None
     latest_version_references: LatestVersionReferences | None
     metadata: ResponseMetadata
+
+
+@attrs.frozen(kw_only=True)
+class ImageSummary:
+    """One image build version as the list operations summarize it.
+
+    As with :class:`Image`, the typed fields are those callers usually need
+    and ``raw`` is the summary exactly as received (read-only).
+
+    Attributes:
+        arn: the image build version's ARN.
+        name: the image's name.
+        type: ``AMI`` or ``DOCKER``.
+        version: the semantic version with build number, such as ``1.0.0/3``.
+        platform: ``Windows``, ``Linux`` or ``macOS``.
+        os_version: the operating system version.
+        state: the build's status and its reason.
+        owner: the account that owns the image.
+        date_created: the creation time, as the service's string.
+        build_type: ``USER_INITIATED``, ``SCHEDULED``, ``IMPORT`` or ``IMPORT_ISO``.
+        image_source: ``AMAZON_MANAGED``, ``AWS_MARKETPLACE``, ``IMPORTED`` or ``CUSTOM``.
+        deprecation_time: when the image was or will be deprecated, if set, in
+            seconds since the epoch (the model's timestamp, sent as a number).
+        lifecycle_execution_id: the lifecycle policy run that last acted on it.
+        output_resources: the AMIs or container images produced.
+        tags: the image's tags (read-only).
+        raw: the whole summary as received (read-only).
+    """
+
+    arn: str | None = None
+    name: str | None = None
+    type: str | None = None
+    version: str | None = None
+    platform: str | None = None
+    os_version: str | None = None
+    state: ImageState | None = None
+    owner: str | None = None
+    date_created: str | None = None
+    build_type: str | None = None
+    image_source: str | None = None
+    deprecation_time: float | None = None
+    lifecycle_execution_id: str | None = None
+    output_resources: OutputResources | None = None
+    tags: Mapping[str, str] | None = attrs.field(default=None, hash=False)
+    raw: Mapping[str, Any] = attrs.field(factory=lambda: MappingProxyType({}), hash=False)
+
+    @property
+    def status(self) -> str | None:
+        """``state.status``, or ``None`` when the summary has no state."""
+        return None if self.state is None else self.state.status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Read-only mappings do not pickle: ship them as plain JSON data (see Image).
+        state = attrs.asdict(self, recurse=False)
+        state["tags"] = None if self.tags is None else thaw(self.tags)
+        state["raw"] = thaw(self.raw)
+        return (_load_summary, (state,))
+
+
+def _load_summary(state: dict[str, Any]) -> ImageSummary:
+    tags = state["tags"]
+    return ImageSummary(
+        **{**state, "tags": None if tags is None else freeze(tags), "raw": freeze(state["raw"])}
+    )
+
+
+@attrs.frozen(kw_only=True)
+class ListImagePipelineImagesResponse:
+    """One page of ``list_image_pipeline_images``.
+
+    Attributes:
+        image_summary_list: the images on this page.
+        next_token: pass it back for the next page; ``None`` on the last one.
+        request_id: the request id from the body.
+        metadata: HTTP details of the exchange.
+    """
+
+    image_summary_list: tuple[ImageSummary, ...]
+    next_token: str | None
+    request_id: str | None
+    metadata: ResponseMetadata
+
+
+@attrs.frozen(kw_only=True)
+class ListImageBuildVersionsResponse:
+    """One page of ``list_image_build_versions``; fields as
+    :class:`ListImagePipelineImagesResponse`."""
+
+    image_summary_list: tuple[ImageSummary, ...]
+    next_token: str | None
+    request_id: str | None
+    metadata: ResponseMetadata
+
+
+@attrs.frozen(kw_only=True)
+class BuildCancelOutcome:
+    """What ``cancel_pipeline_builds`` did with one image.
+
+    Attributes:
+        image_build_version_arn: the image build version.
+        outcome: ``"cancelled"`` (the cancel was accepted, and with ``wait=True``
+            the image reached ``CANCELLED``), ``"already_finished"`` (it had
+            finished before the cancel could take), ``"failed"``, or, only in
+            the progress reports while the work goes on, ``"pending"``.
+        status: the last status seen for the image.
+        error: the exception behind a ``"failed"`` outcome, else ``None``.
+    """
+
+    image_build_version_arn: str
+    outcome: str
+    status: str | None = None
+    error: BaseException | None = attrs.field(default=None, eq=False)

@@ -21,7 +21,8 @@ from ._errors import (
 )
 from ._http import HttpRequest, HttpResponse, host_header
 from ._models import ResponseMetadata
-from ._operations import OPERATIONS, Operation, ShapeError
+from ._operations import OPERATIONS
+from ._shapes import Operation, ShapeError
 from ._text import printable
 
 OutputT = TypeVar("OutputT")
@@ -31,13 +32,15 @@ def validate_input(
     operation: Operation[Any],
     params: Mapping[str, object],
     new_token: Callable[[], str] | None = None,
-) -> dict[str, str]:
+) -> dict[str, object]:
     """Check ``params`` (snake_case names) against the operation's members.
 
     An omitted idempotency token is filled with ``new_token()`` first.
 
     Returns:
-        The values to send, by member name; optional members left out are absent.
+        The values to send, by member name, as the wire has them (filters as
+        the model's list of ``{"name", "values"}``); optional members left out
+        are absent.
 
     Raises:
         ParamValidationError: an unknown parameter, or a member breaks a rule
@@ -54,14 +57,14 @@ def validate_input(
     for name in params:
         if name not in names:
             raise ParamValidationError(name, f"is not a parameter of {operation.name}", name)
-    values: dict[str, str] = {}
+    values: dict[str, object] = {}
     for member in operation.members:
         value = params.get(member.name)
         if value is None and member.idempotency_token and new_token is not None:
             value = new_token()
-        member.validate(value)
-        if isinstance(value, str):
-            values[member.name] = value
+        checked = member.validate(value)
+        if checked is not None:
+            values[member.name] = checked
     return values
 
 
@@ -84,7 +87,7 @@ def _host_header(endpoint_url: str) -> str:
 
 
 def serialize_request(
-    operation: Operation[Any], endpoint_url: str, values: Mapping[str, str]
+    operation: Operation[Any], endpoint_url: str, values: Mapping[str, object]
 ) -> HttpRequest:
     """Build the unsigned request for validated ``values``.
 
@@ -105,7 +108,7 @@ def serialize_request(
     """
     url = endpoint_url.rstrip("/") + operation.path
     query = [
-        f"{_quote(m.wire)}={_quote(values[m.name])}"
+        f"{_quote(m.wire)}={_quote(str(values[m.name]))}"
         for m in operation.members
         if m.location == "query" and m.name in values
     ]

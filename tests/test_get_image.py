@@ -14,7 +14,8 @@ from conftest import ARN, CREDS, NO_SLEEP, PLAIN_CREDS, SECRET, SESSION_TOKEN, u
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._http import HttpResponse
-from sigv4_imagebuilder._operations import GET_IMAGE, thaw
+from sigv4_imagebuilder._models import thaw
+from sigv4_imagebuilder._operations import GET_IMAGE
 from sigv4_imagebuilder._protocol import parse_success, serialize_request
 from sigv4_imagebuilder._signing import sign
 from sigv4_imagebuilder.testing import (

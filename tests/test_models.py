@@ -11,6 +11,7 @@ import attrs
 import pytest
 
 import sigv4_imagebuilder as sib
+from sigv4_imagebuilder._models import freeze
 
 
 def test_exported_names_are_guarded() -> None:
@@ -18,6 +19,7 @@ def test_exported_names_are_guarded() -> None:
     assert set(sib.__all__) == {
         "Ami",
         "AsyncImageBuilderClient",
+        "BuildCancelOutcome",
         "CallRateLimitExceededException",
         "CancelImageCreationResponse",
         "ClientException",
@@ -35,12 +37,17 @@ def test_exported_names_are_guarded() -> None:
         "ImageBuilderClient",
         "ImageBuilderError",
         "ImageState",
+        "ImageSummary",
+        "InvalidPaginationTokenException",
         "InvalidRequestException",
         "LatestVersionReferences",
+        "ListImageBuildVersionsResponse",
+        "ListImagePipelineImagesResponse",
         "NoCredentialsError",
         "OutputResources",
         "ParamValidationError",
         "ResourceInUseException",
+        "ResourceNotFoundException",
         "ResponseMetadata",
         "ResponseParseError",
         "RetryPolicy",
@@ -102,7 +109,7 @@ def test_error_tree() -> None:
         assert issubclass(cls, sib.TransportError)
     from sigv4_imagebuilder._errors import MODELED_ERRORS
 
-    assert len(MODELED_ERRORS) == 8
+    assert len(MODELED_ERRORS) == 10
     for code, cls in MODELED_ERRORS.items():
         assert cls.__name__ == code and issubclass(cls, sib.ServiceError)
         assert getattr(sib, code) is cls
@@ -166,6 +173,12 @@ def _public_models() -> list[object]:
     metadata = sib.ResponseMetadata(
         request_id="r", http_status_code=200, http_headers={"a": "b"}, retry_attempts=1
     )
+    summary = sib.ImageSummary(
+        arn="arn",
+        state=sib.ImageState(status="BUILDING"),
+        tags=freeze({"k": "v"}),
+        raw=freeze({"arn": "arn", "tags": {"k": "v"}}),
+    )
     return [
         rich,
         rich.image,
@@ -180,6 +193,16 @@ def _public_models() -> list[object]:
         ),
         sib.GetImageResponse(
             request_id=None, image=sib.Image(), latest_version_references=None, metadata=metadata
+        ),
+        summary,
+        sib.ListImagePipelineImagesResponse(
+            image_summary_list=(summary,), next_token="n", request_id="r", metadata=metadata
+        ),
+        sib.ListImageBuildVersionsResponse(
+            image_summary_list=(), next_token=None, request_id=None, metadata=metadata
+        ),
+        sib.BuildCancelOutcome(
+            image_build_version_arn="arn", outcome="failed", status="BUILDING", error=None
         ),
     ]
 

@@ -10,14 +10,13 @@ from conftest import ARN, TOKEN
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._http import HttpResponse
+from sigv4_imagebuilder._models import freeze, thaw
 from sigv4_imagebuilder._operations import (
     CANCEL_IMAGE_CREATION,
     GET_IMAGE,
     OPERATIONS,
     Member,
     find_operation,
-    freeze,
-    thaw,
 )
 from sigv4_imagebuilder._protocol import (
     parse_error,
@@ -35,8 +34,15 @@ GET_ARNS = [
 ]
 
 
-def test_the_registry_holds_both_specs_by_name() -> None:
-    assert dict(OPERATIONS) == {"CancelImageCreation": CANCEL_IMAGE_CREATION, "GetImage": GET_IMAGE}
+def test_the_registry_holds_every_spec_by_name() -> None:
+    from sigv4_imagebuilder._operations import LIST_IMAGE_BUILD_VERSIONS, LIST_IMAGE_PIPELINE_IMAGES
+
+    assert dict(OPERATIONS) == {
+        "CancelImageCreation": CANCEL_IMAGE_CREATION,
+        "GetImage": GET_IMAGE,
+        "ListImagePipelineImages": LIST_IMAGE_PIPELINE_IMAGES,
+        "ListImageBuildVersions": LIST_IMAGE_BUILD_VERSIONS,
+    }
     assert (GET_IMAGE.method, GET_IMAGE.path) == ("GET", "/GetImage")
     assert (CANCEL_IMAGE_CREATION.method, CANCEL_IMAGE_CREATION.path) == (
         "PUT",

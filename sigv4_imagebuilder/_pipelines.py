@@ -1,0 +1,202 @@
+"""Paging through list operations, and cancelling a pipeline's running builds: flows and books.
+
+Both clients drive these: each page and each image's cancel is an ordinary
+flow (``call_flow``, ``wait_flow``), so it gets the client's retries, deadlines
+and credentials; what is here decides what to do next and keeps the tally.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ._errors import (
+    ImageBuilderError,
+    InvalidRequestException,
+    ParamValidationError,
+    ResourceInUseException,
+    WaiterFailureError,
+)
+from ._flow import CallContext, call_flow
+from ._models import BuildCancelOutcome, ImageSummary
+from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE, LIST_IMAGE_PIPELINE_IMAGES
+from ._protocol import validate_input
+from ._shapes import Operation
+from ._waiters import IMAGE_CANCELLED, wait_flow
+
+#: Statuses after which a build does nothing more (the model's ImageStatus).
+FINISHED = frozenset({"AVAILABLE", "CANCELLED", "FAILED", "DEPRECATED", "DELETED", "DISABLED"})
+
+OnProgress = Callable[[Sequence[BuildCancelOutcome]], object]
+
+
+def page_params(
+    operation: Operation[Any], params: Mapping[str, object], page_size: object
+) -> dict[str, object]:
+    """The first page's parameters, validated now: bad input raises before anything is sent.
+
+    Raises:
+        ParamValidationError: a bad argument, or an operation that does not page.
+    """
+    paginator = operation.paginator
+    if paginator is None:
+        raise ParamValidationError("operation", "does not page", operation.name)
+    first = {**params, paginator.limit: page_size}
+    validate_input(operation, first)
+    return first
+
+
+def next_page(
+    operation: Operation[Any], params: dict[str, object], page: object, seen: set[str]
+) -> bool:
+    """Point ``params`` at the page after ``page``; False when ``page`` was the last.
+
+    Raises:
+        ImageBuilderError: the server handed back a token already used in this
+            listing (its own, or an earlier one): following it would loop.
+    """
+    paginator = operation.paginator
+    assert paginator is not None
+    token = paginator.output_token(page)
+    if not token:
+        return False
+    if token in seen:
+        raise ImageBuilderError(
+            f"{operation.name} returned a nextToken it had already handed out in this "
+            "listing; stopping rather than looping"
+        )
+    seen.add(token)
+    params[paginator.input_token] = token
+    return True
+
+
+def is_running(summary: ImageSummary) -> bool:
+    """Whether a build may still be cancelled (no status, or one not finished)."""
+    return summary.arn is not None and summary.status not in FINISHED
+
+
+def pipeline_params(image_pipeline_arn: object) -> dict[str, object]:
+    """ListImagePipelineImages' parameters for a pipeline's every image, validated."""
+    return page_params(LIST_IMAGE_PIPELINE_IMAGES, {"image_pipeline_arn": image_pipeline_arn}, 100)
+
+
+def check_concurrency(value: object, default: int) -> int:
+    """``max_concurrency``: None for ``default``, else an int of at least 1."""
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ParamValidationError("max_concurrency", "must be an int of at least 1", value)
+    return value
+
+
+def cancel_build_flow(
+    ctx: CallContext,
+    summary: ImageSummary,
+    wait: bool,
+    on_status: Callable[[str | None], object],
+) -> Any:
+    """Cancel one build (and with ``wait``, wait for CANCELLED): a flow whose value is
+    the image's :class:`BuildCancelOutcome`. It never raises an ImageBuilderError: a
+    failure is the outcome's ``error``."""
+    arn = summary.arn
+    assert arn is not None
+    status = summary.status
+    try:
+        yield from call_flow(ctx, CANCEL_IMAGE_CREATION, {"image_build_version_arn": arn})
+    except (ResourceInUseException, InvalidRequestException) as refused:
+        # It may have finished between the listing and the cancel: ask.
+        try:
+            now = yield from call_flow(ctx, GET_IMAGE, {"image_build_version_arn": arn})
+        except ImageBuilderError:
+            return BuildCancelOutcome(
+                image_build_version_arn=arn, outcome="failed", status=status, error=refused
+            )
+        image = now.image
+        status = image.state.status if image is not None and image.state is not None else None
+        on_status(status)
+        outcome = "already_finished" if status in FINISHED else "failed"
+        error = None if outcome == "already_finished" else refused
+        return BuildCancelOutcome(
+            image_build_version_arn=arn, outcome=outcome, status=status, error=error
+        )
+    except ImageBuilderError as exc:
+        return BuildCancelOutcome(
+            image_build_version_arn=arn, outcome="failed", status=status, error=exc
+        )
+    if not wait:
+        return BuildCancelOutcome(image_build_version_arn=arn, outcome="cancelled", status=status)
+    seen: list[str | None] = []
+
+    def noted(response: Any) -> None:
+        image = response.image
+        seen[:] = [image.state.status if image is not None and image.state is not None else None]
+        on_status(seen[0])
+
+    try:
+        done = yield from wait_flow(
+            ctx,
+            IMAGE_CANCELLED,
+            arn,
+            min_delay=IMAGE_CANCELLED.min_delay,
+            max_delay=IMAGE_CANCELLED.max_delay,
+            max_wait=IMAGE_CANCELLED.max_wait,
+            on_status=noted,
+        )
+    except WaiterFailureError as exc:
+        return BuildCancelOutcome(
+            image_build_version_arn=arn, outcome="failed", status=exc.status, error=exc
+        )
+    except ImageBuilderError as exc:
+        last = seen[0] if seen else status
+        return BuildCancelOutcome(
+            image_build_version_arn=arn, outcome="failed", status=last, error=exc
+        )
+    image = done.image
+    final = image.state.status if image is not None and image.state is not None else "CANCELLED"
+    return BuildCancelOutcome(image_build_version_arn=arn, outcome="cancelled", status=final)
+
+
+class Tally:
+    """Every image's outcome so far, reported to ``on_progress`` on each change.
+
+    Thread-safe: the sync client's workers report from their threads, and
+    ``on_progress`` is called with the lock held, so calls never overlap.
+    """
+
+    def __init__(self, running: Sequence[ImageSummary], on_progress: OnProgress | None) -> None:
+        self._lock = threading.Lock()
+        self._on_progress = on_progress
+        self._outcomes = {
+            s.arn: BuildCancelOutcome(
+                image_build_version_arn=s.arn, outcome="pending", status=s.status
+            )
+            for s in running
+            if s.arn is not None
+        }
+        self._report()
+
+    def status(self, arn: str, status: str | None) -> None:
+        """An image in progress was seen with ``status``."""
+        with self._lock:
+            current = self._outcomes[arn]
+            if current.status != status:
+                self._outcomes[arn] = BuildCancelOutcome(
+                    image_build_version_arn=arn, outcome=current.outcome, status=status
+                )
+                self._report()
+
+    def done(self, outcome: BuildCancelOutcome) -> None:
+        """An image's work ended with ``outcome``."""
+        with self._lock:
+            self._outcomes[outcome.image_build_version_arn] = outcome
+            self._report()
+
+    def outcomes(self) -> list[BuildCancelOutcome]:
+        """Every image's outcome, in listing order."""
+        with self._lock:
+            return list(self._outcomes.values())
+
+    def _report(self) -> None:
+        if self._on_progress is not None:
+            self._on_progress(tuple(self._outcomes.values()))
