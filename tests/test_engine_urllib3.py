@@ -971,14 +971,16 @@ def test_the_request_bytes_are_what_httpx_built() -> None:
 
 
 def test_a_body_is_yielded_as_it_arrives_chunked_or_sized() -> None:
+    """Streamed: chunked, or sized past the 64 KiB the engine reads at once."""
     more = threading.Event()
+    big = b"d" * (64 * 1024 + 1)
     heads = [
-        (b"Transfer-Encoding: chunked", b"3\r\nabc\r\n", b"2\r\nde\r\n0\r\n\r\n"),
-        (b"Content-Length: 5", b"abc", b"de"),
+        (b"Transfer-Encoding: chunked", b"3\r\nabc\r\n", b"2\r\nde\r\n0\r\n\r\n", b"de"),
+        (b"Content-Length: %d" % (3 + len(big)), b"abc", big, big),
     ]
 
     def in_two(peer: Peer, index: int) -> None:
-        for framing, first, rest in heads:
+        for framing, first, rest, _ in heads:
             if peer.request() is None:
                 return
             peer.send(b"HTTP/1.1 200 OK\r\n" + framing + b"\r\n\r\n" + first)
@@ -988,23 +990,38 @@ def test_a_body_is_yielded_as_it_arrives_chunked_or_sized() -> None:
         peer.drain()
 
     with Server(in_two) as server, engine() as client:
-        for _ in heads:
+        for *_, expected_rest in heads:
             with client.stream("GET", server.url) as response:
                 chunks = response.iter_raw()
                 assert next(chunks) == b"abc"  # before the rest was sent
                 more.set()
-                assert b"".join(chunks) == b"de"
+                assert b"".join(chunks) == expected_rest
         assert server.connections == 1
 
 
-def test_an_unread_body_closes_its_connection_and_a_read_one_returns_it() -> None:
+def test_a_small_sized_body_is_read_at_once_and_its_connection_reused() -> None:
     with Server() as server, engine() as client:
+        with client.stream("GET", server.url) as response:
+            # Read by the engine already: nothing left on the wire.
+            assert response.is_stream_consumed and response.content == CANCEL_BODY
+        assert client.get(server.url).content == CANCEL_BODY
+        assert server.connections == 1
+
+
+def test_an_unread_streamed_body_closes_its_connection_and_a_read_one_returns_it() -> None:
+    big = b"x" * (64 * 1024 + 1)
+
+    def large(peer: Peer, index: int) -> None:
+        while peer.request() is not None:
+            peer.send(reply(big))
+
+    with Server(large) as server, engine() as client:
         with client.stream("GET", server.url):
             pass
         until(lambda: server.open == 0)
         with client.stream("GET", server.url) as response:
             response.read()
-        assert client.get(server.url).content == CANCEL_BODY
+        assert client.get(server.url).content == big
         assert server.connections == 2
 
 

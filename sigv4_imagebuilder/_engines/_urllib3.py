@@ -35,6 +35,9 @@ from ._settings import DEADLINE_EXTENSION, EngineSettings, proxy_for, split_prox
 from ._watch import watched_sync
 
 _CHUNK = 64 * 1024
+#: Bodies up to this many bytes, declared by Content-Length and not compressed,
+#: are read in one go; larger ones are streamed within the caller's bound.
+_READ_AT_ONCE = 64 * 1024
 
 
 def _why(exc: BaseException) -> str:
@@ -114,6 +117,23 @@ class _Stream(httpx.SyncByteStream):
         except (HTTPError, http.client.HTTPException, OSError) as exc:
             raise map_error(exc) from None
         self._done = True
+
+    def read_exactly(self, length: int) -> bytes:
+        """The whole body of a reply whose Content-Length is ``length``."""
+        response = self._response
+        chunks = []
+        try:
+            while length > 0:
+                self._bound_next_read()
+                chunk = response.read1(min(_CHUNK, length), decode_content=False)
+                if not chunk:
+                    raise httpx.RemoteProtocolError("the reply broke off (IncompleteRead)")
+                chunks.append(chunk)
+                length -= len(chunk)
+        except (HTTPError, http.client.HTTPException, OSError) as exc:
+            raise map_error(exc) from None
+        self._done = True
+        return b"".join(chunks)
 
     def _bound_next_read(self) -> None:
         # Each read of the body gets what is left of the attempt.
@@ -264,14 +284,34 @@ class Urllib3Transport(httpx.BaseTransport):
             response.close()
             response.release_conn()
             raise httpx.RemoteProtocolError("an informational (1xx) reply other than 100")
+        # http.client read the header bytes as latin-1: give httpx those bytes
+        # back (httpx would encode a str as ASCII and fail on any other byte).
+        reply_headers = [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()
+        ]
+        stream = _Stream(response, deadline)
+        length = response.length_remaining
+        if (
+            length is not None
+            and length <= _READ_AT_ONCE
+            and not response.headers.get("Content-Encoding")
+        ):
+            # A small plain body (every Image Builder reply) is read here, each
+            # read still bounded by the attempt's deadline: no stream to hand on.
+            try:
+                body = stream.read_exactly(length)
+            finally:
+                stream.close()
+            return httpx.Response(
+                status_code=response.status,
+                headers=reply_headers,
+                content=body,
+                extensions={"http_version": b"HTTP/1.1"},
+            )
         return httpx.Response(
             status_code=response.status,
-            # http.client read the header bytes as latin-1: give httpx those bytes
-            # back (httpx would encode a str as ASCII and fail on any other byte).
-            headers=[
-                (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()
-            ],
-            stream=_Stream(response, deadline),
+            headers=reply_headers,
+            stream=stream,
             extensions={"http_version": b"HTTP/1.1"},
         )
 

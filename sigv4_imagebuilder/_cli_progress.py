@@ -1,0 +1,194 @@
+"""What ``cancel-pipeline-builds`` shows: its progress on stderr, and its result document.
+
+On a terminal the progress is a live table drawn by rich (the ``cli`` extra),
+imported only then, so ``import sigv4_imagebuilder`` never loads it; without
+rich, or when stderr is not a terminal, it is one plain line per change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from ._models import BuildCancelOutcome
+from ._text import printable
+
+#: The result document's counts, by outcome.
+_COUNTS = (("cancelled", "cancelled"), ("already_finished", "alreadyFinished"), ("failed", "failed"))
+
+
+def error_text(error: BaseException | None) -> str | None:
+    """A failure as one short line: the exception's class and message."""
+    if error is None:
+        return None
+    message = printable(str(error), 300)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def result_document(outcomes: Sequence[BuildCancelOutcome]) -> dict[str, Any]:
+    """The command's stdout: every image's outcome, then the counts.
+
+    Example:
+        >>> done = BuildCancelOutcome(image_build_version_arn="arn-1", outcome="cancelled",
+        ...                           status="CANCELLED")
+        >>> result_document([done])["cancelled"]
+        1
+    """
+    document: dict[str, Any] = {
+        "outcomes": [
+            {
+                "imageBuildVersionArn": o.image_build_version_arn,
+                "outcome": o.outcome,
+                "status": o.status,
+                "error": error_text(o.error),
+            }
+            for o in outcomes
+        ]
+    }
+    for outcome, key in _COUNTS:
+        document[key] = sum(1 for o in outcomes if o.outcome == outcome)
+    return document
+
+
+def _counts(outcomes: Sequence[BuildCancelOutcome]) -> str:
+    tally = {name: 0 for name in ("cancelled", "already_finished", "failed", "pending")}
+    for o in outcomes:
+        tally[o.outcome] = tally.get(o.outcome, 0) + 1
+    return (
+        f"cancelled {tally['cancelled']}, already finished {tally['already_finished']}, "
+        f"failed {tally['failed']}, pending {tally['pending']}"
+    )
+
+
+class Progress:
+    """Receives ``on_progress`` reports; :meth:`close` or :meth:`interrupted` ends the display.
+
+    Calls never overlap (the client holds a lock around them).
+    """
+
+    def __init__(self, err: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+        self._err = err
+        self._clock = clock
+        self._start = clock()
+        self._latest: tuple[BuildCancelOutcome, ...] = ()
+
+    def elapsed(self) -> float:
+        return self._clock() - self._start
+
+    def __call__(self, outcomes: Sequence[BuildCancelOutcome]) -> None:
+        before, self._latest = self._latest, tuple(outcomes)
+        self._show(before, self._latest)
+
+    def _show(
+        self, before: tuple[BuildCancelOutcome, ...], now: tuple[BuildCancelOutcome, ...]
+    ) -> None:
+        raise NotImplementedError
+
+    def _stop(self) -> None:
+        """End a live display, if any, before the last lines."""
+
+    def close(self) -> None:
+        """The work ended: stop the display and print the counts."""
+        self._stop()
+        print(f"{_counts(self._latest)} after {self.elapsed():.0f} s", file=self._err)
+        self._err.flush()
+
+    def interrupted(self) -> None:
+        """Ctrl-C: stop the display; the last line says which cancels were sent."""
+        self._stop()
+        sent = [o.image_build_version_arn for o in self._latest if o.outcome == "cancelled"]
+        failed = sum(1 for o in self._latest if o.outcome == "failed")
+        unsent = sum(1 for o in self._latest if o.outcome == "pending")
+        print(
+            f"Interrupted: cancels sent and accepted for {len(sent)} image(s), which stay "
+            f"cancelled: {' '.join(sent) or '-'}; failed {failed}; not sent {unsent}",
+            file=self._err,
+        )
+        self._err.flush()
+
+
+class PlainProgress(Progress):
+    """One line per image whose status or outcome changed."""
+
+    def _show(
+        self, before: tuple[BuildCancelOutcome, ...], now: tuple[BuildCancelOutcome, ...]
+    ) -> None:
+        if not before:
+            print(f"{len(now)} image(s) not finished; cancelling", file=self._err)
+        old = {o.image_build_version_arn: o for o in before}
+        for o in now:
+            was = old.get(o.image_build_version_arn)
+            if was is None or (was.status, was.outcome) == (o.status, o.outcome):
+                continue
+            change = o.status if was.status == o.status else f"{was.status} -> {o.status}"
+            error = f" ({error_text(o.error)})" if o.error is not None else ""
+            print(
+                f"{o.image_build_version_arn} {change} [{o.outcome}]{error} "
+                f"after {self.elapsed():.0f} s",
+                file=self._err,
+            )
+        self._err.flush()
+
+
+class LiveProgress(Progress):
+    """A table redrawn in place: the counts, the elapsed time, and the images not yet done."""
+
+    def __init__(self, err: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(err, clock)
+        from rich.console import Console
+        from rich.live import Live
+
+        self._console = Console(file=err, highlight=False)
+        self._live = Live(
+            get_renderable=self._render, console=self._console, refresh_per_second=4
+        )
+        self._started = False
+
+    def _show(
+        self, before: tuple[BuildCancelOutcome, ...], now: tuple[BuildCancelOutcome, ...]
+    ) -> None:
+        # rich redraws on its own thread, four times a second, from the latest report.
+        if not self._started:
+            self._started = True
+            self._live.start()
+
+    def _stop(self) -> None:
+        if self._started:
+            self._live.stop()
+
+    def _render(self) -> Any:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        outcomes = self._latest
+        # Pending first, then failed, then the rest: what needs eyes stays on screen.
+        order = {"pending": 0, "failed": 1}
+        shown = sorted(outcomes, key=lambda o: order.get(o.outcome, 2))
+        room = max(3, self._console.size.height - 6)
+        table = Table(box=None, pad_edge=False)
+        for column in ("image", "status", "outcome"):
+            table.add_column(column)
+        for o in shown[:room]:
+            table.add_row(
+                printable(o.image_build_version_arn.split(":", 5)[-1], 80),
+                o.status or "-",
+                o.outcome if o.error is None else f"{o.outcome}: {error_text(o.error)}",
+            )
+        more = len(shown) - room
+        lines = [Text(f"{_counts(outcomes)}  {self.elapsed():.0f} s"), table]
+        if more > 0:
+            lines.append(Text(f"... and {more} more"))
+        return Group(*lines)
+
+
+def open_progress(err: TextIO) -> Progress:
+    """The live display when ``err`` is a terminal and rich is installed, else plain lines."""
+    isatty = getattr(err, "isatty", None)
+    if isatty is not None and isatty():
+        try:
+            return LiveProgress(err)
+        except ImportError:
+            pass
+    return PlainProgress(err)
