@@ -1,7 +1,8 @@
 """Test tools for code that uses sigv4_imagebuilder: no AWS account needed.
 
 - :class:`LocalImageBuilder`: a SigV4-checking stand-in for the service on 127.0.0.1
-  (CancelImageCreation and GetImage, usable from any SDK).
+  (CancelImageCreation, GetImage, ListImagePipelineImages and ListImageBuildVersions,
+  usable from any SDK; pipelines, paging tokens and filters as the service has them).
 - :func:`record`: capture real exchanges of any operation as scrubbed fixture
   files, through :meth:`Recording.transport` or a patch of httpx.
 - pytest fixtures ``local_imagebuilder``, ``local_imagebuilder_client`` and
