@@ -227,7 +227,7 @@ class SyncLists:
     def _pages(self, operation: Operation[Any], params: dict[str, object]) -> Iterator[Any]:
         paginator = operation.paginator
         assert paginator is not None
-        seen: set[str] = set()
+        seen: set[bytes] = set()
         while True:
             page = self._run(call_flow(self._ctx, operation, params))
             yield from paginator.items(page)
@@ -358,7 +358,7 @@ class AsyncLists:
     ) -> AsyncIterator[Any]:
         paginator = operation.paginator
         assert paginator is not None
-        seen: set[str] = set()
+        seen: set[bytes] = set()
         while True:
             page = await self._run(call_flow(self._ctx, operation, params))
             for item in paginator.items(page):

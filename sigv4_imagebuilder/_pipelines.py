@@ -7,6 +7,7 @@ and credentials; what is here decides what to do next and keeps the tally.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -47,26 +48,40 @@ def page_params(
     return first
 
 
+#: The most pages one listing follows (10 million images at 100 a page): a server
+#: that hands out fresh tokens forever ends in an error, not an endless loop.
+MAX_PAGES = 100_000
+
+
 def next_page(
-    operation: Operation[Any], params: dict[str, object], page: object, seen: set[str]
+    operation: Operation[Any], params: dict[str, object], page: object, seen: set[bytes]
 ) -> bool:
     """Point ``params`` at the page after ``page``; False when ``page`` was the last.
 
+    ``seen`` holds a digest of every token this listing followed (a token may be
+    64 KiB; its digest is 32 bytes).
+
     Raises:
         ImageBuilderError: the server handed back a token already used in this
-            listing (its own, or an earlier one): following it would loop.
+            listing (its own, or an earlier one), which would loop, or more than
+            :data:`MAX_PAGES` pages.
     """
     paginator = operation.paginator
     assert paginator is not None
     token = paginator.output_token(page)
     if not token:
         return False
-    if token in seen:
+    digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    if digest in seen:
         raise ImageBuilderError(
             f"{operation.name} returned a nextToken it had already handed out in this "
             "listing; stopping rather than looping"
         )
-    seen.add(token)
+    if len(seen) >= MAX_PAGES:
+        raise ImageBuilderError(
+            f"{operation.name} kept handing out new pages past {MAX_PAGES:,}; stopping"
+        )
+    seen.add(digest)
     params[paginator.input_token] = token
     return True
 

@@ -429,3 +429,20 @@ def test_an_image_listed_twice_is_cancelled_once(mode: str) -> None:
         )
         outcomes = run(mode, lambda c: c.cancel_pipeline_builds(PIPELINE))
     assert cancelled == [arn(1)] and len(outcomes) == 1
+
+
+@modes
+def test_a_server_handing_out_fresh_pages_forever_is_stopped(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sigv4_imagebuilder import _pipelines
+
+    monkeypatch.setattr(_pipelines, "MAX_PAGES", 5)
+    counter = iter(range(1000))
+    with respx.mock as router:
+        route = router.post(LIST_URL).mock(
+            side_effect=lambda request: page([], f"t{next(counter)}")
+        )
+        with pytest.raises(sib.ImageBuilderError, match="past 5"):
+            run(mode, lambda c: c.paginate_image_pipeline_images(PIPELINE))
+    assert route.call_count == 6
