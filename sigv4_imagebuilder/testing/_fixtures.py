@@ -17,7 +17,9 @@ list of strings for a repeated one; its ``"json"`` (optional) the JSON body,
 or ``"body"`` a raw one. A response may carry ``"body": "raw text"`` instead
 of ``"json"``; a retry scenario has ``"responses": [...]``, one per attempt.
 Headers are stored as the client read the reply: a compressed body is stored
-decoded, without Content-Encoding or Content-Length.
+decoded, without Content-Encoding or Content-Length. A file may also hold a
+sequence of calls, ``{"description": "...", "calls": [fixture, fixture, ...]}``,
+played in order (what :func:`record` writes for several calls to one ``.json``).
 """
 
 from __future__ import annotations
@@ -120,15 +122,19 @@ def _check_request(request: Any, path: Path) -> None:
         )
 
 
-def load_fixture(path: str | Path) -> Fixture:
-    """Read one fixture file."""
-    path = Path(path)
+def _read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise FixtureError(f"{path}: {exc}") from exc
     if not isinstance(data, dict):
         raise FixtureError(f"{path}: expected a JSON object")
+    return data
+
+
+def _fixture(data: Any, path: Path, name: str) -> Fixture:
+    if not isinstance(data, dict):
+        raise FixtureError(f"{path}: {name}: expected a JSON object")
     if "responses" in data:
         raw = data["responses"]
         if not isinstance(raw, list) or not raw:
@@ -141,19 +147,39 @@ def load_fixture(path: str | Path) -> Fixture:
     request = data.get("request", {})
     _check_request(request, path)
     return Fixture(
-        name=path.stem,
+        name=name,
         description=str(data.get("description", "")),
         request=request,
         responses=responses,
     )
 
 
+def _fixtures_in(path: Path) -> list[Fixture]:
+    data = _read(path)
+    if "calls" not in data:
+        return [_fixture(data, path, path.stem)]
+    calls = data["calls"]
+    if not isinstance(calls, list) or not calls:
+        raise FixtureError(f"{path}: 'calls' must be a non-empty list")
+    return [_fixture(call, path, f"{path.stem}[{i}]") for i, call in enumerate(calls, start=1)]
+
+
+def load_fixture(path: str | Path) -> Fixture:
+    """Read one fixture file that records one call."""
+    path = Path(path)
+    fixtures = _fixtures_in(path)
+    if len(fixtures) != 1:
+        raise FixtureError(f"{path}: records {len(fixtures)} calls; use load_fixtures()")
+    return fixtures[0]
+
+
 def load_fixtures(path: str | Path) -> list[Fixture]:
-    """Read a fixture file, or every ``*.json`` in a directory in name order."""
+    """Read a fixture file (one call, or a sequence under ``"calls"``), or every
+    ``*.json`` in a directory in name order."""
     path = Path(path)
     if path.is_dir():
         files = sorted(path.glob("*.json"))
         if not files:
             raise FixtureError(f"{path}: no *.json fixtures")
-        return [load_fixture(f) for f in files]
-    return [load_fixture(path)]
+        return [fixture for f in files for fixture in _fixtures_in(f)]
+    return _fixtures_in(path)

@@ -369,10 +369,11 @@ def record(
 ) -> Iterator[Recording]:
     """Capture the Image Builder exchanges made inside the block; write fixtures.
 
-    Any operation is recorded (its method, path, query and JSON body). With one
-    call and a path ending in ``.json``, that one file is written (its attempts
-    become ``responses`` when there were retries); otherwise ``path`` is a
-    directory with one ``NNN_STATUS.json`` per call.
+    Any operation is recorded (its method, path, query and JSON body). A path
+    ending in ``.json`` is one file: one call's fixture (its attempts become
+    ``responses`` when there were retries), or, for several calls, all of them
+    in order under ``"calls"``, which :func:`replay` plays in that order. Any
+    other path is a directory with one ``NNN_STATUS.json`` per call.
 
     Before writing, the Authorization, X-Amz-Security-Token and X-Amz-Date
     headers are dropped, and every occurrence of the secret key or a session
@@ -385,7 +386,7 @@ def record(
     Content-Length and Transfer-Encoding headers, so it replays as it was read.
 
     Args:
-        path: a ``.json`` file (one call) or a directory.
+        path: a ``.json`` file (every call in one file) or a directory.
         secrets: more strings to scrub.
         patch_httpx: also record every httpx client in the process while the
             block runs; False records only through :meth:`Recording.transport`
@@ -433,10 +434,23 @@ def write_recording(recording: Recording, path: Path) -> list[Path]:
         secrets = set(recording.secrets)
     if not calls:
         return []
-    if len(calls) == 1 and path.suffix == ".json":
-        fixture = _fixture(path.stem, calls[0], secrets)
+    if path.suffix == ".json":
+        # A .json path is one file whatever the number of calls: one fixture,
+        # or the whole sequence under "calls", which replay() plays in order.
+        fixtures = [
+            _fixture(f"{path.stem}[{i}]" if len(calls) > 1 else path.stem, attempts, secrets)
+            for i, attempts in enumerate(calls, start=1)
+        ]
+        document = (
+            fixtures[0].to_json()
+            if len(fixtures) == 1
+            else {
+                "description": f"{len(fixtures)} calls, in the order they were made",
+                "calls": [f.to_json() for f in fixtures],
+            }
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(fixture.to_json(), indent=2) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         return [path]
     path.mkdir(parents=True, exist_ok=True)
     written = []

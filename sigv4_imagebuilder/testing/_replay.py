@@ -160,7 +160,14 @@ def replay(path: str | Path, *, assert_all_played: bool = True) -> Iterator[Repl
         >>> resp.request_id, len(r.calls)
         ('5d8f3c1e-0a4b-4c7d-9e2f-1a2b3c4d5e6f', 1)
     """
-    import respx
+    try:
+        import respx
+    except ModuleNotFoundError as exc:
+        if exc.name != "respx":
+            raise
+        raise ImportError(
+            'replay() needs respx: pip install "sigv4-imagebuilder[testing]"'
+        ) from None
 
     state = Replay(load_fixtures(path))
     with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:

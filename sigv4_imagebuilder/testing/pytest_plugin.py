@@ -4,8 +4,11 @@
   checking signatures, serving CancelImageCreation and GetImage), stopped
   after the test;
 - ``local_imagebuilder_client``: an ``ImageBuilderClient`` pointed at it;
+- ``local_imagebuilder_async_client``: an ``AsyncImageBuilderClient`` pointed at
+  it, for ``async def`` tests (needs pytest-asyncio, which runs async fixtures);
 - ``imagebuilder_replay``: call it with a fixture path to answer every call in
-  the test from recordings, of any operation (``fixtures/get_image/`` for GetImage).
+  the test from recordings, of any operation (``fixtures/get_image/`` for
+  GetImage), sync and async tests alike.
 
 Example test::
 
@@ -25,6 +28,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from .._async_client import AsyncImageBuilderClient
     from .._client import ImageBuilderClient
     from ._local import LocalImageBuilder
     from ._replay import Replay
@@ -53,6 +59,31 @@ def local_imagebuilder_client(
         endpoint_url=local_imagebuilder.endpoint_url,
     ) as client:
         yield client
+
+
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - the async fixture needs pytest-asyncio
+    _HAS_PYTEST_ASYNCIO = False
+else:
+    _HAS_PYTEST_ASYNCIO = True
+
+if _HAS_PYTEST_ASYNCIO:
+
+    @pytest_asyncio.fixture
+    async def local_imagebuilder_async_client(
+        local_imagebuilder: LocalImageBuilder,
+    ) -> AsyncIterator[AsyncImageBuilderClient]:
+        """An async client signed with the stand-in's credentials and pointed at it."""
+        from .._async_client import AsyncImageBuilderClient
+        from ._local import DEFAULT_CREDENTIALS
+
+        async with AsyncImageBuilderClient(
+            region="us-east-1",
+            credentials=DEFAULT_CREDENTIALS,
+            endpoint_url=local_imagebuilder.endpoint_url,
+        ) as client:
+            yield client
 
 
 @pytest.fixture
