@@ -2,18 +2,21 @@
 
 What users run: warm calls and cold starts over a real loopback socket with the default client,
 async calls against aiobotocore at several concurrencies, and async fan-out on one client of each;
-plus the library-overhead rows over an in-memory stub transport on both sides. The default clients
+plus the library-overhead rows over an in-memory stub transport on both sides, and the async
+client's cancel_pipeline_builds against the local stand-in (no peer: no SDK has it). The default clients
 send through httpx onto urllib3 (sync) and aiohttp (async), as boto3 and aiobotocore do.
 
 Every sample is a fresh child process; the two sides run paired, A B then B A, round after round
 (ABBA), and the table shows medians with the p10-p90 spread of each side and of the per-round
 ratio. Cold-start CPU and peak RSS come from the OS's accounting of each finished child (wait4's
 rusage); warm and async CPU from the child's own rusage over the measured window. The loopback
-server (benchmarks/loopback_server.py) runs in its own process on 127.0.0.1 and is not counted.
+server (benchmarks/loopback_server.py) runs in its own process on 127.0.0.1 and is not counted;
+so does the stand-in of the pipeline row (``python -m sigv4_imagebuilder.testing serve``).
 
     make bench                                   # full run, 1.5-6 minutes on 2 cores
     BENCH_QUICK=1 make bench                     # fewer rounds and calls, about 1-2 minutes
     python benchmarks/bench.py --only warm,async --rounds 3
+    python benchmarks/bench.py --only pipeline       # the cancel_pipeline_builds row alone
     python benchmarks/bench.py --help
 """
 
@@ -35,13 +38,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workloads import ACCESS_KEY, PIPELINE, SECRET_KEY, pipeline_images
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKLOADS = str(HERE / "workloads.py")
 SERVER = str(HERE / "loopback_server.py")
 ARN = "arn:aws:imagebuilder:us-east-1:123456789012:image/bench/1.0.0/1"
 BODY = json.dumps({"requestId": "r", "clientToken": "t", "imageBuildVersionArn": ARN})
-GROUPS = ("cold", "warm", "async", "fanout")
+GROUPS = ("cold", "warm", "async", "fanout", "pipeline")
 
 # Cold-start children: as little as possible besides the measured work.
 COLD_STUB_OURS = f"""
@@ -181,6 +186,7 @@ def run_workload(
         return {"killed": timeout, "rss": result.rss}
     parsed: dict[str, Any] = json.loads(result.out)
     parsed["rss"] = result.rss  # the child's peak RSS, MiB, from wait4
+    parsed["process_cpu"] = result.cpu  # the child's whole CPU (start, import, work), from wait4
     return parsed
 
 
@@ -210,6 +216,42 @@ def loopback_server(max_seconds: float) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        _children.discard(proc)
+
+
+@contextmanager
+def standin(images: dict[str, str]) -> Iterator[str]:
+    """Start the package's stand-in in its own process with PIPELINE's ``images``; yield its URL."""
+    argv = [
+        "-m", "sigv4_imagebuilder.testing", "serve", "--port", "0", "--region", "us-east-1",
+        "--pipeline", PIPELINE, "--access-key-id", ACCESS_KEY, "--secret-access-key", SECRET_KEY,
+    ]  # fmt: skip
+    for arn, status in images.items():
+        argv += ["--image", f"{arn}={status}"]
+    proc = subprocess.Popen(
+        [sys.executable, *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        env=_child_env(),
+        cwd=ROOT,
+    )
+    _children.add(proc)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        if "listening on http://127.0.0.1:" not in line:
+            raise RuntimeError(f"stand-in did not start: {line!r}")
+        yield line.split()[-1]
+    finally:
+        # Ctrl-C is its cue to stop; kill it if it does not.
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
         _children.discard(proc)
 
 
@@ -503,6 +545,57 @@ def fanout_rows(table: Table, args: argparse.Namespace, endpoint: str) -> None:
                 )
 
 
+def pipeline_rows(table: Table, args: argparse.Namespace) -> None:
+    total, running = 1000, 300
+    images = pipeline_images(total, running)
+    ours: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = []
+    for i in range(args.rounds):
+        print(f"  cancel_pipeline_builds: round {i + 1}/{args.rounds}", file=sys.stderr, flush=True)
+        # A fresh stand-in per round: the run leaves its 300 images CANCELLED.
+        with standin(images) as endpoint:
+            params = {"endpoint": endpoint, "total": total, "running": running}
+            # Each exits non-zero (and so stops the bench) unless all 300 came back cancelled
+            # and CANCELLED; the check lists the pipeline in a process of its own afterwards.
+            ours.append(run_workload("ours_cancel_pipeline", 300, **params))
+            checks.append(run_workload("check_pipeline", 120, **params))
+        if "killed" in ours[-1]:
+            raise RuntimeError(f"cancel_pipeline_builds did not finish in {ours[-1]['killed']} s")
+    label = (
+        f"async cancel_pipeline_builds(wait=True): {total:,} images, {running} running, "
+        f"stand-in in its own process: wall"
+    )
+    table.add(label, fmt([r["wall"] for r in ours], "s"), "", "")
+    table.add(
+        f"  CPU per cancelled image (client open to close: listing, cancels, waits) / {running}",
+        fmt([r["cpu"] / running for r in ours], "µs"),
+        "",
+        "",
+    )
+    table.add(
+        f"  CPU per cancelled image, whole process (start, import, call) / {running}",
+        fmt([r["process_cpu"] / running for r in ours], "µs"),
+        "",
+        "",
+    )
+    table.add("  peak RSS of the whole process", fmt([r["rss"] for r in ours], "MiB"), "", "")
+    table.notes.append(
+        f"pipeline row: {args.rounds} rounds, each with a fresh stand-in (its own process, "
+        f"not counted) and a fresh client process; no peer (no SDK has the operation), so "
+        f"no ratio and no target. Wall and the first CPU row: from creating the client to "
+        f"closing it; whole-process CPU and peak RSS from wait4."
+    )
+    cancelled = min(c["cancelled"] for c in checks)
+    untouched = min(c["untouched"] for c in checks)
+    table.add(
+        "  outcomes (the client's, then the stand-in's listing, every round)",
+        f"{cancelled} of {running} cancelled, CANCELLED; "
+        f"{untouched} of {total - running} others untouched",
+        "",
+        "",
+    )
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -617,6 +710,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 async_rows(table, args, endpoint)
             if "fanout" in args.only:
                 fanout_rows(table, args, endpoint)
+        if "pipeline" in args.only:
+            pipeline_rows(table, args)
     except KeyboardInterrupt:
         print("interrupted; children stopped", file=sys.stderr)
         return 130

@@ -30,6 +30,11 @@ BODY = json.dumps({"requestId": "r", "clientToken": "t", "imageBuildVersionArn":
 HEADERS = {"x-amzn-RequestId": "r", "Content-Type": "application/json"}
 ACCESS_KEY, SECRET_KEY = "AKIDBENCH", "bench-secret"
 WARMUP = 200
+# The pipeline row: the stand-in (``python -m sigv4_imagebuilder.testing serve``, started by
+# bench.py with ACCESS_KEY/SECRET_KEY) holds PIPELINE's images, statuses from these.
+PIPELINE = "arn:aws:imagebuilder:us-east-1:123456789012:image-pipeline/bench"
+RUNNING = ("PENDING", "CREATING", "BUILDING", "TESTING", "DISTRIBUTING", "INTEGRATING")
+FINISHED = ("AVAILABLE", "CANCELLED", "FAILED", "DEPRECATED", "DELETED", "DISABLED")
 
 
 def cpu() -> float:
@@ -350,6 +355,81 @@ async def fanout(side: str, endpoint: str, calls: int, limit: float) -> dict[str
     return result
 
 
+def pipeline_images(total: int, running: int) -> dict[str, str]:
+    """The bench pipeline's ``total`` images and their statuses, ``running`` of them unfinished
+    and spread evenly (as tests/test_pipelines.py's ``fill``); the bench serves these, the
+    workloads check against them."""
+    images = {}
+    live = 0
+    for n in range(total):
+        arn = f"arn:aws:imagebuilder:us-east-1:123456789012:image/bench/1.0.{n // 1000}/{n % 1000 + 1}"
+        if n % (total // running) == 0 and live < running:
+            images[arn] = RUNNING[n % len(RUNNING)]
+            live += 1
+        else:
+            images[arn] = FINISHED[n % len(FINISHED)]
+    return images
+
+
+async def cancel_pipeline(endpoint: str, total: int, running: int) -> dict[str, Any]:
+    """The async client's ``cancel_pipeline_builds(PIPELINE, wait=True)``, defaults otherwise.
+
+    The window runs from creating the client to closing it: the listing, the cancels, the
+    waits, and opening (and closing) the connections. Exits non-zero unless every image that
+    was running came back ``cancelled`` with status CANCELLED, and no other was tried.
+    """
+    import sigv4_imagebuilder as sib
+
+    expected = {a for a, s in pipeline_images(total, running).items() if s in RUNNING}
+    wall, start = time.perf_counter(), cpu()
+    async with sib.AsyncImageBuilderClient(
+        region="us-east-1",
+        credentials=sib.Credentials(ACCESS_KEY, SECRET_KEY),
+        endpoint_url=endpoint,
+    ) as client:
+        outcomes = await client.cancel_pipeline_builds(PIPELINE, wait=True)
+    result = {"wall": time.perf_counter() - wall, "cpu": cpu() - start}
+    wrong = [
+        (o.image_build_version_arn, o.outcome, o.status, repr(o.error))
+        for o in outcomes
+        if (o.outcome, o.status, o.error) != ("cancelled", "CANCELLED", None)
+    ]
+    tried = {o.image_build_version_arn for o in outcomes}
+    if wrong or tried != expected or len(outcomes) != len(expected):
+        raise SystemExit(
+            f"cancel_pipeline_builds: {len(outcomes)} outcomes for {len(expected)} running "
+            f"images; {len(tried - expected)} not running, {len(expected - tried)} missing; "
+            f"not cancelled/CANCELLED: {wrong[:5]}"
+        )
+    result["cancelled"] = len(outcomes)
+    return result
+
+
+def check_pipeline(endpoint: str, total: int, running: int) -> dict[str, Any]:
+    """List the pipeline over the wire (a process of its own, not measured): every running
+    image now CANCELLED, every other one as it was. Exits non-zero otherwise."""
+    import sigv4_imagebuilder as sib
+
+    images = pipeline_images(total, running)
+    with sib.ImageBuilderClient(
+        region="us-east-1",
+        credentials=sib.Credentials(ACCESS_KEY, SECRET_KEY),
+        endpoint_url=endpoint,
+    ) as client:
+        now = {
+            s.arn: s.state.status if s.state is not None else None
+            for s in client.paginate_image_pipeline_images(PIPELINE)
+        }
+    cancelled = [a for a, s in images.items() if s in RUNNING and now.get(a) == "CANCELLED"]
+    untouched = [a for a, s in images.items() if s not in RUNNING and now.get(a) == s]
+    if set(now) != set(images) or len(cancelled) + len(untouched) != total:
+        raise SystemExit(
+            f"after the run: {len(now)} images listed of {total}; {len(cancelled)} of "
+            f"{running} CANCELLED, {len(untouched)} of {total - running} untouched"
+        )
+    return {"cancelled": len(cancelled), "untouched": len(untouched)}
+
+
 def main() -> int:
     name, args = sys.argv[1], json.loads(sys.argv[2])
     endpoint = args.get("endpoint")
@@ -367,6 +447,12 @@ def main() -> int:
 
         side = name.removesuffix("_fanout")
         out = asyncio.run(fanout(side, endpoint, args["calls"], args["limit"]))
+    elif name == "ours_cancel_pipeline":
+        import asyncio
+
+        out = asyncio.run(cancel_pipeline(endpoint, args["total"], args["running"]))
+    elif name == "check_pipeline":
+        out = check_pipeline(endpoint, args["total"], args["running"])
     else:
         raise SystemExit(f"unknown workload {name!r}")
     print(json.dumps(out))
