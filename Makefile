@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
+# The demo needs the package alone: a newcomer's first command installs nothing more.
+DEMO_STAMP := $(VENV)/.installed-demo
 BENCH_STAMP := $(VENV)/.installed-bench
 # uv (from PyPI, into .venv) makes every virtualenv and installs into it; it uses only
 # the interpreters on this machine and never downloads one.
@@ -25,10 +27,16 @@ help:
 	@echo "make dist    build sdist and wheel into dist/ and twine-check them"
 	@echo "make clean   remove the virtualenv and caches"
 
-$(STAMP): pyproject.toml
+$(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet 'uv>=0.13'
+
+$(STAMP): pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $@ $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -e .
 	touch $@
 
 install: $(STAMP)
@@ -52,7 +60,7 @@ test: lint typecheck
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m sigv4_imagebuilder.testing demo
 
 # The peers: aiobotocore pins its own botocore; pip picks a boto3 that agrees with it.
