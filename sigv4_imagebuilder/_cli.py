@@ -4,9 +4,13 @@ One table row per operation (:data:`COMMANDS`): its flags come from the
 operation's members, its output from the reply as the service spelt it. The
 ``wait`` commands poll GetImage as ``aws imagebuilder wait`` does.
 
+The list commands page as ``aws`` does (``_cli_pages``); ``cancel-pipeline-builds``
+is ours (``_cli_pipeline``).
+
 Exit codes follow AWS CLI v2: 0 success, 252 bad parameters or usage (nothing
-is sent), 253 configuration or credentials, 254 service error, 255 anything
-else (a failed or timed-out wait included), 130 interrupted.
+is sent), 253 configuration or credentials, 254 service error (or a pipeline
+build that could not be cancelled), 255 anything else (a failed or timed-out
+wait included), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import argparse
 import logging
 import re
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 import attrs
 
+from ._cli_context import make_client, printing
+from ._cli_pages import Pages, PaginationArgumentError, add_flags, check_flags
+from ._cli_shorthand import FiltersError, parse_filters
 from ._errors import (
     ConfigurationError,
     CredentialRetrievalError,
@@ -30,20 +36,15 @@ from ._errors import (
     ServiceError,
     WaiterError,
 )
-from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE
-from ._output import (
-    DEFAULT_OUTPUT,
-    OUTPUT_FORMATS,
-    OutputError,
-    QueryError,
-    check_output_format,
+from ._operations import (
+    CANCEL_IMAGE_CREATION,
+    GET_IMAGE,
+    LIST_IMAGE_BUILD_VERSIONS,
+    LIST_IMAGE_PIPELINE_IMAGES,
 )
-from ._shapes import Operation
+from ._output import OUTPUT_FORMATS, OutputError, QueryError
+from ._shapes import Member, Operation
 from ._version import __version__
-
-if TYPE_CHECKING:
-    from ._client import ImageBuilderClient
-    from ._models import GetImageResponse
 
 PROG = "sigv4-imagebuilder"
 EXIT_OK = 0
@@ -60,13 +61,21 @@ class Command:
 
     The flags are the operation's members, spelt as the AWS CLI spells them
     (``imageBuildVersionArn`` -> ``--image-build-version-arn``); the client
-    method called is the operation's name in snake case.
+    method called is the operation's name in snake case. ``pages``: how the
+    AWS CLI merges the operation's pages, for an operation that pages.
     """
 
     name: str
     operation: Operation[Any]
     help: str
     can_wait: bool = False
+    pages: Pages | None = None
+
+
+#: botocore's paginators-1.json (and its sdk-extras) for both list operations.
+_IMAGE_SUMMARIES = Pages(
+    token="nextToken", result_key="imageSummaryList", non_aggregate=("requestId",)
+)
 
 
 #: The commands, one row per operation.
@@ -78,6 +87,23 @@ COMMANDS = (
         can_wait=True,
     ),
     Command("get-image", GET_IMAGE, "get an image's details, its state among them"),
+    Command(
+        "list-image-build-versions",
+        LIST_IMAGE_BUILD_VERSIONS,
+        "list an image version's builds, every page followed and merged",
+        pages=_IMAGE_SUMMARIES,
+    ),
+    Command(
+        "list-image-pipeline-images",
+        LIST_IMAGE_PIPELINE_IMAGES,
+        "list the images a pipeline built, every page followed and merged",
+        pages=_IMAGE_SUMMARIES,
+    ),
+)
+
+_CANCEL_PIPELINE_HELP = (
+    "cancel every build of a pipeline that has not finished (a command of this tool's "
+    "own; aws has no such command): prints each image's outcome as JSON, progress on stderr"
 )
 
 #: ``wait`` subcommands: (client method, what it waits for).
@@ -125,6 +151,9 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--debug", action="store_true",
                         help="log each attempt and retry decision to stderr (secrets redacted)",
                         **default)  # fmt: skip
+    parser.add_argument("--no-paginate", action="store_true",
+                        help="list commands: make one call, print its reply as is",
+                        **default)  # fmt: skip
 
 
 def _wait_options(parser: argparse.ArgumentParser) -> None:
@@ -149,18 +178,21 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)
         sub.set_defaults(run=_call, spec=command)
+        paginator = command.operation.paginator
+        # As the AWS CLI: the paging members work but are not shown (--max-items & co. are).
+        hidden = {paginator.input_token, paginator.limit} if paginator else set()
         for member in command.operation.members:
-            flag = f"--{_kebab(member.wire)}"
-            extra = " (generated if omitted)" if member.idempotency_token else ""
-            sub.add_argument(flag, dest=member.name, metavar=member.wire.upper(),
-                             required=member.required and not member.idempotency_token,
-                             help=f"{member.wire}{extra}")  # fmt: skip
+            sub.add_argument(f"--{_kebab(member.wire)}", dest=member.name,
+                             **_member_flag(member, member.name in hidden))  # fmt: skip
+        if command.pages is not None:
+            add_flags(sub)
         if command.can_wait:
             sub.add_argument("--wait", action="store_true",
                              help="then wait until the image is CANCELLED, printing each "
                              "status change on stderr")  # fmt: skip
             _wait_options(sub)
         _global_options(sub, suppress=True)
+    _pipeline_command(commands)
     wait = commands.add_parser(
         "wait",
         help="wait until an image reaches a state",
@@ -177,6 +209,38 @@ def build_parser() -> argparse.ArgumentParser:
         _wait_options(sub)
         _global_options(sub, suppress=True)
     return parser
+
+
+def _member_flag(member: Member, hidden: bool) -> dict[str, Any]:
+    extra = " (generated if omitted)" if member.idempotency_token else ""
+    flag: dict[str, Any] = {
+        "metavar": member.wire.upper(),
+        "required": member.required and not member.idempotency_token,
+        "help": argparse.SUPPRESS if hidden else f"{member.wire}{extra}",
+    }
+    if member.kind == "integer":
+        flag["type"] = int
+    elif member.kind == "filters":
+        names = ", ".join(sorted(member.filter_names))
+        flag.update(nargs="+", metavar="FILTER",
+                    help=f"name=NAME,values=V1,V2 ... (the AWS CLI's shorthand) or JSON; "
+                    f"names: {names}")  # fmt: skip
+    return flag
+
+
+def _pipeline_command(commands: Any) -> None:
+    description = (f"{_CANCEL_PIPELINE_HELP}. Exit 0 when every image ended cancelled or "
+                   "had already finished, 254 when any failed.")  # fmt: skip
+    sub = commands.add_parser("cancel-pipeline-builds", help=_CANCEL_PIPELINE_HELP,
+                              description=description)  # fmt: skip
+    sub.set_defaults(run=_cancel_pipeline)
+    sub.add_argument("--image-pipeline-arn", dest="image_pipeline_arn", required=True,
+                     metavar="ARN", help="the pipeline's ARN")  # fmt: skip
+    sub.add_argument("--wait", action="store_true",
+                     help="wait until each cancelled image is CANCELLED")  # fmt: skip
+    sub.add_argument("--max-concurrency", type=int, metavar="N",
+                     help="images worked on at once (default 8)")  # fmt: skip
+    _global_options(sub, suppress=True)
 
 
 def main(
@@ -245,6 +309,12 @@ def _errors_to_exit_codes(run: Callable[[], int], err: TextIO) -> int:
     except OutputError as exc:
         print(f"\n{exc}", file=err)
         return EXIT_USAGE
+    except FiltersError as exc:
+        print(f"\nError parsing parameter '--filters': {exc}", file=err)
+        return EXIT_USAGE
+    except PaginationArgumentError as exc:
+        print(f"\n{exc}", file=err)
+        return EXIT_USAGE
     except ParamValidationError as exc:
         print(f"\nParameter validation failed:\n{exc}", file=err)
         return EXIT_USAGE
@@ -266,85 +336,62 @@ def _errors_to_exit_codes(run: Callable[[], int], err: TextIO) -> int:
         return EXIT_OTHER
 
 
-def _client(args: argparse.Namespace, env: Mapping[str, str]) -> ImageBuilderClient:
-    from ._client import ImageBuilderClient
-
-    return ImageBuilderClient(
-        region=args.region,
-        profile=args.profile,
-        endpoint_url=args.endpoint_url,
-        max_attempts=args.max_attempts,
-        env=env,
-    )
-
-
-def _output_format(args: argparse.Namespace, env: Mapping[str, str]) -> str:
-    """``--output``, else ``AWS_DEFAULT_OUTPUT``, else the profile's ``output``, else json."""
-    if args.output is not None:
-        return str(args.output)
-    if env.get("AWS_DEFAULT_OUTPUT"):
-        return check_output_format(env["AWS_DEFAULT_OUTPUT"], "AWS_DEFAULT_OUTPUT")
-    from ._config import select_profile
-    from ._shared_files import read_shared_files
-
-    files = read_shared_files(env)
-    name, _, config = select_profile(files, env, args.profile)
-    if config.get("output"):
-        return check_output_format(config["output"], f"profile {name!r} output")
-    return DEFAULT_OUTPUT
-
-
 def _wait_args(args: argparse.Namespace) -> dict[str, float]:
     given = {"max_wait": args.max_wait, "min_delay": args.min_delay, "max_delay": args.max_delay}
     return {name: value for name, value in given.items() if value is not None}
 
 
 def _call(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from ._output import compile_query, render
+    from ._cli_progress import StatusLines
+    from ._output import render
     from ._protocol import response_to_wire
 
     command: Command = args.spec
     # Bad --query or --output settings are found before anything is sent.
-    query = compile_query(args.query) if args.query is not None else None
-    output = _output_format(args, env)
+    output, query = printing(args, env)
     wait = _wait_args(args) if command.can_wait and args.wait else None
-    params = {member.name: getattr(args, member.name) for member in command.operation.members}
-    with _client(args, env) as client:
+    params = _params(args, command.operation)
+    paginator = command.operation.paginator
+    manual = paginator is not None and bool({paginator.input_token, paginator.limit} & set(params))
+    if command.pages is not None and check_flags(args, manual):
+        from ._cli_pages import run_list
+
+        call = (command.operation, command.pages, params, _snake(command.operation.name))
+        return run_list(args, env, out, call)
+    with make_client(args, env) as client:
         method = getattr(client, _snake(command.operation.name))
-        response = method(**{k: v for k, v in params.items() if v is not None})
+        response = method(**params)
         out.write(render(response_to_wire(response), output, query))
         out.flush()
         if wait is None:
             return EXIT_OK
         arn = params["image_build_version_arn"]
-        client.wait_until_image_cancelled(arn, on_status=_Progress(err), **wait)
+        client.wait_until_image_cancelled(arn, on_status=StatusLines(err), **wait)
     return EXIT_OK
+
+
+def _params(args: argparse.Namespace, operation: Operation[Any]) -> dict[str, Any]:
+    """The client method's arguments from the flags given (``--filters`` parsed)."""
+    given = {m: getattr(args, m.name) for m in operation.members}
+    return {
+        m.name: parse_filters(value) if m.kind == "filters" else value
+        for m, value in given.items()
+        if value is not None
+    }
+
+
+def _cancel_pipeline(
+    args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO
+) -> int:
+    from ._cli_pipeline import cancel_pipeline_builds
+
+    return cancel_pipeline_builds(args, env, out, err)
 
 
 def _wait(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    with _client(args, env) as client:
+    with make_client(args, env) as client:
         getattr(client, args.method)(args.image_build_version_arn, **_wait_args(args))
     return EXIT_OK
-
-
-class _Progress:
-    """Prints each status change on stderr: ``BUILDING -> CANCELLED after 42 s``."""
-
-    def __init__(self, err: TextIO) -> None:
-        self._err = err
-        self._start = time.monotonic()
-        self._last: str | None = None
-
-    def __call__(self, response: GetImageResponse) -> None:
-        image = response.image
-        status = (image.state.status if image and image.state else None) or "UNKNOWN"
-        elapsed = time.monotonic() - self._start
-        if self._last is None:
-            print(f"{status} after {elapsed:.0f} s", file=self._err)
-        else:
-            print(f"{self._last} -> {status} after {elapsed:.0f} s", file=self._err)
-        self._last = status
-        self._err.flush()
 
 
 def run() -> NoReturn:

@@ -1,4 +1,4 @@
-"""The AWS CLI's pagination for the list commands: its flags, its ``NextToken``, its merged output.
+"""The list commands, paged as the AWS CLI pages: its flags, its ``NextToken``, its merged output.
 
 As ``aws`` (botocore's ``PageIterator``) does it: pages are followed and their
 items merged into one list, the first page's other keys (``requestId``) after
@@ -6,7 +6,8 @@ it; ``--max-items`` stops early, cutting a page if it must, and prints a
 ``NextToken`` that ``--starting-token`` takes back. That token is botocore's
 own encoding, base64 of JSON ``{"nextToken": ..., "boto_truncate_amount": N}``
 (the count only when a page was cut), so tokens pass between ``aws`` and us.
-No I/O here: :func:`follow_pages` is handed a function that fetches one page.
+:func:`follow_pages` does no I/O: :func:`run_list` hands it a function that
+fetches one page with the client.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import argparse
 import base64
 import binascii
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
 from ._errors import ImageBuilderError
 from ._output import render
 from ._text import printable
+
+if TYPE_CHECKING:
+    from ._shapes import Operation
 
 #: botocore's key for how many items of the token's page were already printed.
 _TRUNCATE = "boto_truncate_amount"
@@ -217,3 +221,41 @@ def render_listing(listing: Listing, pages: Pages, output: str, query: Any = Non
     if listing.next_token is not None:
         parts.append({"NextToken": {"NextToken": listing.next_token}})
     return "".join(render(part, output, query) for part in parts)
+
+
+def run_list(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    out: TextIO,
+    call: tuple[Operation[Any], Pages, dict[str, Any], str],
+) -> int:
+    """A list command as ``aws`` runs it: every page followed and merged, cut at
+    ``--max-items``. ``call``: the operation, its pages, the flags' parameters and
+    the client method that fetches a page."""
+    from ._cli_context import make_client, printing
+
+    operation, pages, params, method_name = call
+    paginator = operation.paginator
+    assert paginator is not None
+    output, query = printing(args, env)
+    if args.starting_token is not None:
+        decode_token(args.starting_token)  # a bad token is refused before anything is sent
+    if args.page_size is not None:
+        params = {**params, paginator.limit: args.page_size}
+    with make_client(args, env) as client:
+        method = getattr(client, method_name)
+
+        def fetch(token: str | None) -> tuple[dict[str, Any], str | None]:
+            page = method(**params, **({paginator.input_token: token} if token else {}))
+            return operation.to_wire(page), paginator.output_token(page)
+
+        listing = follow_pages(
+            fetch,
+            pages,
+            operation=operation.name,
+            starting_token=args.starting_token,
+            max_items=args.max_items,
+        )
+    out.write(render_listing(listing, pages, output, query))
+    out.flush()
+    return 0

@@ -1,21 +1,21 @@
-"""What ``cancel-pipeline-builds`` shows: its progress on stderr, and its result document.
+"""What the commands show on stderr while they work: a wait's status changes, a pipeline's cancels.
 
-On a terminal the progress is a live table drawn by rich (the ``cli`` extra),
-imported only then, so ``import sigv4_imagebuilder`` never loads it; without
-rich, or when stderr is not a terminal, it is one plain line per change.
+``cancel-pipeline-builds`` on a terminal draws a live table with rich (the
+``cli`` extra), imported only then, so ``import sigv4_imagebuilder`` never loads
+it; without rich, or when stderr is not a terminal, it prints one plain line
+per change.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ._models import BuildCancelOutcome
 from ._text import printable
 
-#: The result document's counts, by outcome.
-_COUNTS = (("cancelled", "cancelled"), ("already_finished", "alreadyFinished"), ("failed", "failed"))
+if TYPE_CHECKING:
+    from ._models import BuildCancelOutcome, GetImageResponse
 
 
 def error_text(error: BaseException | None) -> str | None:
@@ -26,29 +26,24 @@ def error_text(error: BaseException | None) -> str | None:
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
-def result_document(outcomes: Sequence[BuildCancelOutcome]) -> dict[str, Any]:
-    """The command's stdout: every image's outcome, then the counts.
+class StatusLines:
+    """One image's wait: each status change on a line, ``BUILDING -> CANCELLED after 42 s``."""
 
-    Example:
-        >>> done = BuildCancelOutcome(image_build_version_arn="arn-1", outcome="cancelled",
-        ...                           status="CANCELLED")
-        >>> result_document([done])["cancelled"]
-        1
-    """
-    document: dict[str, Any] = {
-        "outcomes": [
-            {
-                "imageBuildVersionArn": o.image_build_version_arn,
-                "outcome": o.outcome,
-                "status": o.status,
-                "error": error_text(o.error),
-            }
-            for o in outcomes
-        ]
-    }
-    for outcome, key in _COUNTS:
-        document[key] = sum(1 for o in outcomes if o.outcome == outcome)
-    return document
+    def __init__(self, err: TextIO) -> None:
+        self._err = err
+        self._start = time.monotonic()
+        self._last: str | None = None
+
+    def __call__(self, response: GetImageResponse) -> None:
+        image = response.image
+        status = (image.state.status if image and image.state else None) or "UNKNOWN"
+        elapsed = time.monotonic() - self._start
+        if self._last is None:
+            print(f"{status} after {elapsed:.0f} s", file=self._err)
+        else:
+            print(f"{self._last} -> {status} after {elapsed:.0f} s", file=self._err)
+        self._last = status
+        self._err.flush()
 
 
 def _counts(outcomes: Sequence[BuildCancelOutcome]) -> str:
@@ -62,9 +57,10 @@ def _counts(outcomes: Sequence[BuildCancelOutcome]) -> str:
 
 
 class Progress:
-    """Receives ``on_progress`` reports; :meth:`close` or :meth:`interrupted` ends the display.
+    """A pipeline's cancels: ``on_progress`` reports in, a display out.
 
-    Calls never overlap (the client holds a lock around them).
+    :meth:`close` or :meth:`interrupted` ends the display. Calls never overlap
+    (the client holds a lock around them).
     """
 
     def __init__(self, err: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
@@ -85,18 +81,18 @@ class Progress:
     ) -> None:
         raise NotImplementedError
 
-    def _stop(self) -> None:
-        """End a live display, if any, before the last lines."""
+    def stop(self) -> None:
+        """End a live display, if any (again: nothing)."""
 
     def close(self) -> None:
         """The work ended: stop the display and print the counts."""
-        self._stop()
+        self.stop()
         print(f"{_counts(self._latest)} after {self.elapsed():.0f} s", file=self._err)
         self._err.flush()
 
     def interrupted(self) -> None:
         """Ctrl-C: stop the display; the last line says which cancels were sent."""
-        self._stop()
+        self.stop()
         sent = [o.image_build_version_arn for o in self._latest if o.outcome == "cancelled"]
         failed = sum(1 for o in self._latest if o.outcome == "failed")
         unsent = sum(1 for o in self._latest if o.outcome == "pending")
@@ -140,8 +136,13 @@ class LiveProgress(Progress):
         from rich.live import Live
 
         self._console = Console(file=err, highlight=False)
+        # The result goes to stdout after the display stops: leave sys.stdout alone.
         self._live = Live(
-            get_renderable=self._render, console=self._console, refresh_per_second=4
+            get_renderable=self._render,
+            console=self._console,
+            refresh_per_second=4,
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
         self._started = False
 
@@ -153,8 +154,9 @@ class LiveProgress(Progress):
             self._started = True
             self._live.start()
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
         if self._started:
+            self._started = False
             self._live.stop()
 
     def _render(self) -> Any:
@@ -177,10 +179,8 @@ class LiveProgress(Progress):
                 o.outcome if o.error is None else f"{o.outcome}: {error_text(o.error)}",
             )
         more = len(shown) - room
-        lines = [Text(f"{_counts(outcomes)}  {self.elapsed():.0f} s"), table]
-        if more > 0:
-            lines.append(Text(f"... and {more} more"))
-        return Group(*lines)
+        footer = Text(f"... and {more} more" if more > 0 else "")
+        return Group(Text(f"{_counts(outcomes)}  {self.elapsed():.0f} s"), table, footer)
 
 
 def open_progress(err: TextIO) -> Progress:
