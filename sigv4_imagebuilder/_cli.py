@@ -61,21 +61,19 @@ class Command:
 
     The flags are the operation's members, spelt as the AWS CLI spells them
     (``imageBuildVersionArn`` -> ``--image-build-version-arn``); the client
-    method called is the operation's name in snake case. ``pages``: how the
-    AWS CLI merges the operation's pages, for an operation that pages.
+    method called is the operation's name in snake case. An operation that
+    pages gets the AWS CLI's paging flags and merged output, from its spec.
     """
 
     name: str
     operation: Operation[Any]
     help: str
     can_wait: bool = False
-    pages: Pages | None = None
 
-
-#: botocore's paginators-1.json (and its sdk-extras) for both list operations.
-_IMAGE_SUMMARIES = Pages(
-    token="nextToken", result_key="imageSummaryList", non_aggregate=("requestId",)
-)
+    @property
+    def pages(self) -> Pages | None:
+        """How the AWS CLI merges the operation's pages, or None if it does not page."""
+        return Pages.of(self.operation.paginator)
 
 
 #: The commands, one row per operation.
@@ -91,13 +89,11 @@ COMMANDS = (
         "list-image-build-versions",
         LIST_IMAGE_BUILD_VERSIONS,
         "list an image version's builds, every page followed and merged",
-        pages=_IMAGE_SUMMARIES,
     ),
     Command(
         "list-image-pipeline-images",
         LIST_IMAGE_PIPELINE_IMAGES,
         "list the images a pipeline built, every page followed and merged",
-        pages=_IMAGE_SUMMARIES,
     ),
 )
 

@@ -26,7 +26,7 @@ from ._output import render
 from ._text import printable
 
 if TYPE_CHECKING:
-    from ._shapes import Operation
+    from ._shapes import Operation, Paginator
 
 #: botocore's key for how many items of the token's page were already printed.
 _TRUNCATE = "boto_truncate_amount"
@@ -54,6 +54,17 @@ class Pages:
     token: str
     result_key: str
     non_aggregate: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, paginator: Paginator | None) -> Pages | None:
+        """The operation's paging as the AWS CLI merges it; None if it does not page."""
+        if paginator is None:
+            return None
+        return cls(
+            token=paginator.wire_token,
+            result_key=paginator.wire_items,
+            non_aggregate=paginator.non_aggregate,
+        )
 
 
 @attrs.frozen(kw_only=True)

@@ -160,12 +160,15 @@ _LIST_ERRORS = (
     CallRateLimitExceededException,
 )
 
-#: botocore's paginators-1.json for both list operations.
+#: botocore's paginators-1.json (and its sdk-extras) for both list operations.
 _IMAGE_SUMMARIES = Paginator(
     input_token="next_token",
     limit="max_results",
     items=lambda page: page.image_summary_list,
     output_token=lambda page: page.next_token,
+    wire_token="nextToken",
+    wire_items="imageSummaryList",
+    non_aggregate=("requestId",),
 )
 
 LIST_IMAGE_PIPELINE_IMAGES: Operation[ListImagePipelineImagesResponse] = Operation(

@@ -153,12 +153,19 @@ class Paginator:
         limit: the member that sets the page's size.
         items: the result's items (the model's ``result_key``).
         output_token: the result's token for the next page, or ``None``.
+        wire_token: the token's name on the wire, in and out.
+        wire_items: the result key's name on the wire.
+        non_aggregate: the reply's other keys a merged listing keeps from the
+            first page (botocore's ``non_aggregate_keys``), as the AWS CLI prints them.
     """
 
     input_token: str
     limit: str
     items: Callable[[Any], tuple[Any, ...]] = attrs.field(repr=False)
     output_token: Callable[[Any], str | None] = attrs.field(repr=False)
+    wire_token: str
+    wire_items: str
+    non_aggregate: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
