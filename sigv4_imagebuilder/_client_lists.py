@@ -9,7 +9,9 @@ through tasks.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
+import threading
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -32,6 +34,7 @@ from ._pipelines import (
     next_page,
     page_params,
     pipeline_params,
+    until_stopped,
 )
 from ._shapes import Operation
 
@@ -210,17 +213,27 @@ class SyncLists:
         }
         tally = Tally(list(running.values()), on_progress)
 
+        stop = threading.Event()
+
         def cancel(summary: ImageSummary) -> None:
             assert summary.arn is not None
             on_status = functools.partial(tally.status, summary.arn)
-            tally.done(self._run(cancel_build_flow(self._ctx, summary, wait, on_status)))
+            flow = until_stopped(
+                cancel_build_flow(self._ctx, summary, wait, on_status), stop, summary
+            )
+            tally.done(self._run(flow))
 
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cancel-pipeline")
         try:
-            for future in [pool.submit(cancel, s) for s in running.values()]:
+            futures = [pool.submit(cancel, s) for s in running.values()]
+            # The first exception (on_progress raising, say) stops the rest at once.
+            concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+            for future in futures:
                 future.result()
+        except BaseException:
+            stop.set()  # Ctrl-C: running waits end at their next step; nothing new starts
+            raise
         finally:
-            # Ctrl-C: what has not started never starts; what was sent stays sent.
             pool.shutdown(wait=True, cancel_futures=True)
         return tally.outcomes()
 

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ._actions import Sleep
 from ._errors import (
     ImageBuilderError,
     InvalidRequestException,
@@ -170,6 +171,47 @@ def cancel_build_flow(
     image = done.image
     final = image.state.status if image is not None and image.state is not None else "CANCELLED"
     return BuildCancelOutcome(image_build_version_arn=arn, outcome="cancelled", status=final)
+
+
+#: The longest sleep between a waiter's polls that a stopped bulk cancel waits out.
+STOP_STEP = 0.2
+
+
+def until_stopped(flow: Any, stop: threading.Event, summary: ImageSummary) -> Any:
+    """``flow`` (a :func:`cancel_build_flow`), ended early once ``stop`` is set.
+
+    Its sleeps are taken in steps of :data:`STOP_STEP`, so a sync bulk cancel
+    interrupted (Ctrl-C) returns promptly instead of after every running wait's
+    next poll; what was sent stays sent.
+    """
+    try:
+        action = next(flow)
+        while True:
+            if stop.is_set():
+                flow.close()
+                return BuildCancelOutcome(
+                    image_build_version_arn=summary.arn or "",
+                    outcome="failed",
+                    status=summary.status,
+                    error=ImageBuilderError("stopped before this image's work finished"),
+                )
+            result: Any = None
+            if isinstance(action, Sleep):
+                left = action.seconds
+                while left > 0 and not stop.is_set():
+                    yield Sleep(min(STOP_STEP, left))
+                    left -= STOP_STEP
+                if stop.is_set():
+                    continue
+            else:
+                try:
+                    result = yield action
+                except Exception as exc:  # as the clients' runners do: the flow decides
+                    action = flow.throw(exc)
+                    continue
+            action = flow.send(result)
+    except StopIteration as done:
+        return done.value
 
 
 class Tally:

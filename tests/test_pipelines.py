@@ -193,3 +193,29 @@ def test_recording_a_multi_page_listing_writes_one_fixture_per_page(tmp_path: Pa
     ):
         replayed = [s.arn for s in client.paginate_image_pipeline_images(PIPELINE, page_size=2)]
     assert replayed == recorded and len(set(recorded)) == 5
+
+
+def test_an_interrupted_sync_bulk_cancel_with_wait_returns_promptly() -> None:
+    """Ctrl-C ends the running waits at their next step, not after their 5-second poll
+    delay (here up to 60 s of them); the cancels already sent stay sent."""
+    import signal
+    import time
+
+    with LocalImageBuilder() as local:
+        for n in range(4):
+            local.add_image(arn(n), "BUILDING", pipeline_arn=PIPELINE, cancel_delay=60)
+        interrupt = threading.Timer(
+            1.0, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)
+        )
+        with sib.ImageBuilderClient(**kwargs(local)) as client:
+            start = time.monotonic()
+            interrupt.start()
+            try:
+                with pytest.raises(KeyboardInterrupt):
+                    client.cancel_pipeline_builds(PIPELINE, wait=True)
+            finally:
+                interrupt.cancel()
+            elapsed = time.monotonic() - start
+        cancels = [r for r in local.requests if r.path == "/CancelImageCreation"]
+    assert elapsed < 3.0  # the waiters' next polls were 5 s away, their end 60 s
+    assert len(cancels) == 4  # sent before the interrupt, and left sent
