@@ -158,11 +158,11 @@ def test_the_sdist_holds_the_tests_fixtures_and_docs(sdist: dict[str, bytes]) ->
             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
         }
 
-    tests, fixtures = shipped("tests"), shipped("fixtures")
+    tests, fixtures, docs = shipped("tests"), shipped("fixtures"), shipped("docs")
     assert "tests/conftest.py" in tests and "fixtures/success.json" in fixtures
-    assert "tests/tls/selfsigned.pem" in tests
+    assert "tests/tls/selfsigned.pem" in tests and "docs/development.md" in docs
     assert any("/" in f.removeprefix("fixtures/") for f in fixtures)  # subfolders too
-    assert tests | fixtures <= set(sdist)
+    assert tests | fixtures | docs <= set(sdist)
     assert f"{PACKAGE}/py.typed" in sdist
     assert not [n for n in sdist if "__pycache__" in n or n.endswith(".pyc")]
 
@@ -185,9 +185,8 @@ def test_the_changelog_has_the_current_version_and_an_unreleased_section(
     )
 
 
-def test_the_readme_says_which_versions_are_tested(sdist: dict[str, bytes]) -> None:
-    readme = sdist["README.md"].decode()
-    development = readme[readme.index("## Development") :]
+def test_the_development_page_says_which_versions_are_tested(sdist: dict[str, bytes]) -> None:
+    development = sdist["docs/development.md"].decode()
     for classifier in PROJECT["classifiers"]:
         if m := PYTHON_CLASSIFIER.match(classifier):
             assert m.group(1) in development, m.group(1)
