@@ -20,39 +20,39 @@ import logging
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import attrs
 
-from ._cli_context import make_client, printing
-from ._cli_pages import Pages, PaginationArgumentError, add_flags, check_flags
-from ._cli_shorthand import FiltersError, parse_filters
-from ._errors import (
-    ConfigurationError,
-    CredentialRetrievalError,
-    ImageBuilderError,
-    NoCredentialsError,
-    ParamValidationError,
-    ServiceError,
-    WaiterError,
+from ._cli_context import (
+    add_global_options,
+    add_wait_options,
+    make_client,
+    printing,
+    terminal_width,
 )
+from ._cli_errors import EXIT_CONFIG, EXIT_OTHER, EXIT_SERVICE, EXIT_USAGE, exit_code
+from ._cli_pages import Pages, add_flags, check_flags
+from ._cli_shorthand import parse_filters
+from ._errors import ImageBuilderError, ServiceError
 from ._operations import (
     CANCEL_IMAGE_CREATION,
     GET_IMAGE,
     LIST_IMAGE_BUILD_VERSIONS,
     LIST_IMAGE_PIPELINE_IMAGES,
 )
-from ._output import OUTPUT_FORMATS, OutputError, QueryError
+from ._output_order import in_model_order
 from ._shapes import Member, Operation
+from ._text import printable
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._client import ImageBuilderClient
 
 PROG = "sigv4-imagebuilder"
 EXIT_OK = 0
-EXIT_USAGE = 252
-EXIT_CONFIG = 253
-EXIT_SERVICE = 254
-EXIT_OTHER = 255
 EXIT_INTERRUPTED = 130
+__all__ = ["EXIT_CONFIG", "EXIT_OTHER", "EXIT_SERVICE", "EXIT_USAGE", "main", "run"]
 
 
 @attrs.frozen
@@ -102,6 +102,9 @@ _CANCEL_PIPELINE_HELP = (
     "own; aws has no such command): prints each image's outcome as JSON, progress on stderr"
 )
 
+#: The codes with which the service refuses to cancel an image in a terminal state.
+_TERMINAL_REFUSALS = frozenset({"InvalidRequestException", "ResourceInUseException"})
+
 #: ``wait`` subcommands: (client method, what it waits for).
 WAITERS = {
     "image-available": ("wait_until_image_available", "the image is AVAILABLE"),
@@ -127,40 +130,6 @@ def _snake(name: str) -> str:
     return _kebab(name).replace("-", "_")
 
 
-def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    # The AWS CLI takes its global options before or after the command. The
-    # subcommands' copies default to SUPPRESS so that they only override.
-    default: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
-    parser.add_argument("--region", help="the AWS region (default: AWS_REGION, the profile)",
-                        **default)  # fmt: skip
-    parser.add_argument("--profile", help="the shared-config profile to use", **default)
-    parser.add_argument("--endpoint-url", metavar="URL", help="send requests to this URL",
-                        **default)  # fmt: skip
-    parser.add_argument("--max-attempts", type=int, metavar="N",
-                        help="total attempts including retries (default 3)", **default)  # fmt: skip
-    parser.add_argument("--query", metavar="JMESPATH",
-                        help="a JMESPath query applied to the reply before printing",
-                        **default)  # fmt: skip
-    parser.add_argument("--output", choices=OUTPUT_FORMATS,
-                        help="json or text (default: AWS_DEFAULT_OUTPUT, the profile's "
-                        "output, json)", **default)  # fmt: skip
-    parser.add_argument("--debug", action="store_true",
-                        help="log each attempt and retry decision to stderr (secrets redacted)",
-                        **default)  # fmt: skip
-    parser.add_argument("--no-paginate", action="store_true",
-                        help="list commands: make one call, print its reply as is",
-                        **default)  # fmt: skip
-
-
-def _wait_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-wait", type=float, metavar="SECONDS",
-                        help="give up after this long (default: the waiter's)")  # fmt: skip
-    parser.add_argument("--min-delay", type=float, metavar="SECONDS",
-                        help="the shortest delay between polls")  # fmt: skip
-    parser.add_argument("--max-delay", type=float, metavar="SECONDS",
-                        help="the longest delay between polls")  # fmt: skip
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one subcommand per :data:`COMMANDS` row, plus ``wait``."""
     parser = _Parser(
@@ -169,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         "does it, without boto3.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    _global_options(parser, suppress=False)
+    add_global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)
@@ -186,8 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--wait", action="store_true",
                              help="then wait until the image is CANCELLED, printing each "
                              "status change on stderr")  # fmt: skip
-            _wait_options(sub)
-        _global_options(sub, suppress=True)
+            add_wait_options(sub)
+        add_global_options(sub, suppress=True)
     _pipeline_command(commands)
     wait = commands.add_parser(
         "wait",
@@ -202,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--image-build-version-arn", dest="image_build_version_arn",
                          required=True, metavar="ARN",
                          help="the image build version's ARN")  # fmt: skip
-        _wait_options(sub)
-        _global_options(sub, suppress=True)
+        add_wait_options(sub)
+        add_global_options(sub, suppress=True)
     return parser
 
 
@@ -236,7 +205,7 @@ def _pipeline_command(commands: Any) -> None:
                      help="wait until each cancelled image is CANCELLED")  # fmt: skip
     sub.add_argument("--max-concurrency", type=int, metavar="N",
                      help="images worked on at once (default 8)")  # fmt: skip
-    _global_options(sub, suppress=True)
+    add_global_options(sub, suppress=True)
 
 
 def main(
@@ -277,7 +246,7 @@ def main(
         logger.setLevel(logging.DEBUG)
     try:
         run: Callable[[argparse.Namespace, Mapping[str, str], TextIO, TextIO], int] = args.run
-        return _errors_to_exit_codes(lambda: run(args, environ, out, err), err)
+        return exit_code(lambda: run(args, environ, out, err), err)
     except KeyboardInterrupt:
         # The AWS CLI ends the interrupted line on stdout.
         print("", file=out)
@@ -294,42 +263,6 @@ def _tolerant(stream: TextIO) -> None:
     reconfigure = getattr(stream, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="backslashreplace")
-
-
-def _errors_to_exit_codes(run: Callable[[], int], err: TextIO) -> int:
-    try:
-        return run()
-    except QueryError as exc:  # the call was made; only printing its reply failed
-        print(f"\n{exc}", file=err)
-        return EXIT_OTHER
-    except OutputError as exc:
-        print(f"\n{exc}", file=err)
-        return EXIT_USAGE
-    except FiltersError as exc:
-        print(f"\nError parsing parameter '--filters': {exc}", file=err)
-        return EXIT_USAGE
-    except PaginationArgumentError as exc:
-        print(f"\n{exc}", file=err)
-        return EXIT_USAGE
-    except ParamValidationError as exc:
-        print(f"\nParameter validation failed:\n{exc}", file=err)
-        return EXIT_USAGE
-    except (ConfigurationError, NoCredentialsError, CredentialRetrievalError) as exc:
-        print(f"\n{exc}", file=err)
-        return EXIT_CONFIG
-    except ServiceError as exc:
-        print(f"\n{exc}", file=err)
-        return EXIT_SERVICE
-    except WaiterError as exc:
-        print(f"\n{exc}", file=err)
-        return EXIT_OTHER
-    except ImageBuilderError as exc:
-        print(f"\n{type(exc).__name__}: {exc}", file=err)
-        return EXIT_OTHER
-    except Exception as exc:  # a bug of ours: one line and the documented code, no traceback
-        logging.getLogger("sigv4_imagebuilder").debug("unexpected error", exc_info=True)
-        print(f"\n{PROG}: unexpected {type(exc).__name__}; rerun with --debug", file=err)
-        return EXIT_OTHER
 
 
 def _wait_args(args: argparse.Namespace) -> dict[str, float]:
@@ -356,14 +289,45 @@ def _call(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Te
         return run_list(args, env, out, call)
     with make_client(args, env) as client:
         method = getattr(client, _snake(command.operation.name))
-        response = method(**params)
-        out.write(render(response_to_wire(response), output, query))
+        try:
+            response = method(**params)
+        except ServiceError as exc:
+            if wait is None or not _already_cancelled(client, params, exc, err):
+                raise
+            return EXIT_OK
+        shape = f"{command.operation.name}Response"
+        wire = in_model_order(response_to_wire(response), shape)
+        title, width = command.operation.name, terminal_width(out)
+        out.write(render(wire, output, query, title=title, width=width))
         out.flush()
         if wait is None:
             return EXIT_OK
         arn = params["image_build_version_arn"]
         client.wait_until_image_cancelled(arn, on_status=StatusLines(err), **wait)
     return EXIT_OK
+
+
+def _already_cancelled(
+    client: ImageBuilderClient, params: dict[str, Any], refused: ServiceError, err: TextIO
+) -> bool:
+    """``cancel-image-creation --wait`` on an image already CANCELLED: the wait is met.
+
+    The service refuses to cancel an image in a terminal state; when that
+    state is CANCELLED, what the user waits for has happened, so the command
+    says so on stderr and succeeds. Any other state keeps the refusal.
+    """
+    if refused.status_code != 400 or refused.code not in _TERMINAL_REFUSALS:
+        return False
+    try:
+        image = client.get_image(params["image_build_version_arn"]).image
+    except ImageBuilderError:
+        return False  # the refusal is the error to show
+    state = image.state if image is not None else None
+    if state is None or state.status != "CANCELLED":
+        return False
+    print(f"CANCELLED already; the service refused the cancel: {printable(refused.message, 300)}",
+          file=err)  # fmt: skip
+    return True
 
 
 def _params(args: argparse.Namespace, operation: Operation[Any]) -> dict[str, Any]:

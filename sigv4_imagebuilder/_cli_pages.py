@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import attrs
 
 from ._errors import ImageBuilderError
-from ._output import render
+from ._output import render, search
+from ._output_order import in_model_order
 from ._text import printable
 
 if TYPE_CHECKING:
@@ -207,24 +208,41 @@ def follow_pages(
         token = following
 
 
-def render_listing(listing: Listing, pages: Pages, output: str, query: Any = None) -> str:
+def render_listing(
+    listing: Listing,
+    pages: Pages,
+    output: str,
+    query: Any = None,
+    *,
+    title: str = "",
+    width: int = 80,
+) -> str:
     """What ``aws`` prints for the listing.
 
-    json: one document, the merged items, the first page's non-aggregate keys,
-    then ``NextToken``, with ``--query`` applied to it. text: each page on its
-    own (the first with its non-aggregate keys), then ``NextToken``, the query
-    applied to each, as the AWS CLI's text formatter does.
+    json, table, yaml: one document, the merged items, the first page's
+    non-aggregate keys, then ``NextToken``, with ``--query`` applied to it.
+    text: each page on its own (the first with its non-aggregate keys), then
+    ``NextToken``, the query applied to each, as the AWS CLI's text formatter
+    does. yaml-stream: each page whole, as an item of one list, the query
+    applied to each, ``NextToken`` in the last.
     """
     first = listing.pages[0]
     head = {key: first.get(key) for key in pages.non_aggregate}
-    if output == "json":
+    if output == "yaml-stream":
+        from ._output_yaml import render_yaml_stream
+
+        streamed = [dict(page) for page in listing.pages]
+        if listing.next_token is not None:
+            streamed[-1]["NextToken"] = listing.next_token
+        return render_yaml_stream(search(query, page) for page in streamed)
+    if output != "text":
         merged: dict[str, Any] = {
             pages.result_key: [item for page in listing.pages for item in page[pages.result_key]],
             **head,
         }
         if listing.next_token is not None:
             merged["NextToken"] = listing.next_token
-        return render(merged, output, query)
+        return render(merged, output, query, title=title, width=width)
     parts = [
         {**(head if index == 0 else {}), pages.result_key: page[pages.result_key]}
         for index, page in enumerate(listing.pages)
@@ -243,7 +261,7 @@ def run_list(
     """A list command as ``aws`` runs it: every page followed and merged, cut at
     ``--max-items``. ``call``: the operation, its pages, the flags' parameters and
     the client method that fetches a page."""
-    from ._cli_context import make_client, printing
+    from ._cli_context import make_client, printing, terminal_width
 
     operation, pages, params, method_name = call
     paginator = operation.paginator
@@ -258,7 +276,8 @@ def run_list(
 
         def fetch(token: str | None) -> tuple[dict[str, Any], str | None]:
             page = method(**params, **({paginator.input_token: token} if token else {}))
-            return operation.to_wire(page), paginator.output_token(page)
+            wire = in_model_order(operation.to_wire(page), f"{operation.name}Response")
+            return wire, paginator.output_token(page)
 
         listing = follow_pages(
             fetch,
@@ -267,6 +286,9 @@ def run_list(
             starting_token=args.starting_token,
             max_items=args.max_items,
         )
-    out.write(render_listing(listing, pages, output, query))
+    shown = render_listing(
+        listing, pages, output, query, title=operation.name, width=terminal_width(out)
+    )
+    out.write(shown)
     out.flush()
     return 0

@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._cli_context import make_client, printing
+from ._cli_context import make_client, printing, terminal_width
 from ._cli_progress import error_text, open_progress
 from ._output import render
 
@@ -75,6 +75,7 @@ def cancel_pipeline_builds(
             progress.stop()
     progress.close()
     document = result_document(outcomes)
-    out.write(render(document, output, query))
+    title, width = "CancelPipelineBuilds", terminal_width(out)
+    out.write(render(document, output, query, title=title, width=width))
     out.flush()
     return EXIT_FAILED if document["failed"] else 0

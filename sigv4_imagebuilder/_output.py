@@ -1,9 +1,11 @@
-"""How the command prints a reply: the AWS CLI's ``--query`` and its json and text formats.
+"""How the command prints a reply: the AWS CLI's ``--query`` and its output formats.
 
 Pure functions of plain data: the command passes in the reply as the service
 spelt it (camelCase keys, in wire order) and gets back the text to print.
 The rules are the AWS CLI v2's (``awscli/formatter.py``, ``awscli/text.py``),
 so a script that parses ``aws imagebuilder ... --output text`` parses ours.
+``table`` is drawn by ``_output_table``; ``yaml`` and ``yaml-stream`` by
+``_output_yaml`` (the ``yaml`` extra).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from ._text import printable
 
 #: The formats ``--output`` accepts, the AWS CLI's default first.
-OUTPUT_FORMATS = ("json", "text")
+OUTPUT_FORMATS = ("json", "text", "table", "yaml", "yaml-stream")
 DEFAULT_OUTPUT = "json"
 
 
@@ -33,7 +35,7 @@ def check_output_format(value: str, source: str) -> str:
     Example:
         >>> check_output_format("text", "--output")
         'text'
-        >>> check_output_format("table", "AWS_DEFAULT_OUTPUT")
+        >>> check_output_format("tabular", "AWS_DEFAULT_OUTPUT")
         Traceback (most recent call last):
         ...
         sigv4_imagebuilder._output.OutputError: AWS_DEFAULT_OUTPUT: unsupported output format ...
@@ -44,6 +46,12 @@ def check_output_format(value: str, source: str) -> str:
             f"{source}: unsupported output format {shown!r} "
             f"(choose from {', '.join(OUTPUT_FORMATS)})"
         )
+    if value.startswith("yaml"):
+        from ._output_yaml import yaml_missing
+
+        missing = yaml_missing()
+        if missing is not None:
+            raise OutputError(missing)
     return value
 
 
@@ -64,13 +72,15 @@ def compile_query(expression: str) -> Any:
         raise OutputError(f"Bad value for --query {shown}: {_reason(exc)}") from None
 
 
-def render(data: Any, output: str, query: Any = None) -> str:
+def render(data: Any, output: str, query: Any = None, *, title: str = "", width: int = 80) -> str:
     """Return what the AWS CLI prints for ``data`` with ``--output`` and ``--query``.
 
     Args:
         data: the reply as the service spelt it (JSON-like: dicts, lists, scalars).
-        output: ``"json"`` or ``"text"``.
+        output: one of :data:`OUTPUT_FORMATS`.
         query: a compiled JMESPath expression (see :func:`compile_query`), or ``None``.
+        title: the table's title, the operation's name (``table`` only).
+        width: the terminal's columns (``table`` only; 80 when not a terminal).
 
     Returns:
         The text to write to stdout, newline included; ``""`` when the AWS CLI
@@ -90,18 +100,37 @@ def render(data: Any, output: str, query: Any = None) -> str:
         arn
     """
     if query is not None:
-        data = _search(query, data)
+        data = search(query, data)
     if output == "json":
         # The AWS CLI prints nothing for an empty reply, but prints other falsy values.
         if isinstance(data, Mapping) and not data:
             return ""
         return json.dumps(data, indent=4, ensure_ascii=False) + "\n"
+    if output == "table":
+        from ._output_table import render_table
+
+        return render_table(data, title, width)
+    if output == "yaml":
+        from ._output_yaml import render_yaml
+
+        return render_yaml(data)
+    if output == "yaml-stream":
+        from ._output_yaml import render_yaml_stream
+
+        return render_yaml_stream([data])
     lines: list[str] = []
     _text(data, lines, identifier=None, scalar_keys=None)
     return "".join(line + "\n" for line in lines)
 
 
-def _search(query: Any, data: Any) -> Any:
+def search(query: Any, data: Any) -> Any:
+    """``data`` with the compiled ``query`` applied (``data`` itself when None).
+
+    Raises:
+        QueryError: the query failed on this data.
+    """
+    if query is None:
+        return data
     from jmespath.exceptions import JMESPathError
 
     try:

@@ -161,7 +161,11 @@ def test_connection_failure_is_255() -> None:
         "--max-attempts",
         "1",
     )
-    assert code == 255 and "ConnectError" in err and "Traceback" not in err
+    assert code == 255 and "Traceback" not in err
+    # As the AWS CLI: the URL the request was sent to.
+    url = f"{server.endpoint_url.rstrip('/')}/CancelImageCreation"
+    assert err == f'\nCould not connect to the endpoint URL: "{url}"\n'
+
 
 
 def test_debug_logs_attempts_without_secrets(
@@ -353,8 +357,8 @@ def test_a_bad_query_is_252_and_sends_nothing() -> None:
 @pytest.mark.usefixtures("cli_env")
 def test_an_unknown_output_flag_is_a_usage_error() -> None:
     code, out, err = run("cancel-image-creation", "--image-build-version-arn", ARN,
-                         "--output", "table")  # fmt: skip
-    assert code == 252 and out == "" and "invalid choice: 'table'" in err
+                         "--output", "tabular")  # fmt: skip
+    assert code == 252 and out == "" and "invalid choice: 'tabular'" in err
 
 
 @pytest.mark.usefixtures("cli_env")
