@@ -167,7 +167,6 @@ def test_connection_failure_is_255() -> None:
     assert err == f'\nCould not connect to the endpoint URL: "{url}"\n'
 
 
-
 def test_debug_logs_attempts_without_secrets(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -107,3 +107,222 @@ def test_unknown_formats_are_refused_naming_their_source() -> None:
     with pytest.raises(OutputError) as info:
         check_output_format("x" * 100, "--output")
     assert len(str(info.value)) < 140
+
+
+# --- table: golden text from awscli 1.46's TableFormatter (color off) ------------
+
+IMAGE_TABLE = (
+    "---------------------------------------------------\n"
+    "|                    GetImage                     |\n"
+    "+-----------------------------------+-------------+\n"
+    "|  requestId                        |  r          |\n"
+    "+-----------------------------------+-------------+\n"
+    "||                     image                     ||\n"
+    "|+-------+---------------------------------------+|\n"
+    "||  arn  |     enhancedImageMetadataEnabled      ||\n"
+    "|+-------+---------------------------------------+|\n"
+    "||  a    |  True                                 ||\n"
+    "|+-------+---------------------------------------+|\n"
+    "|||               outputResources               |||\n"
+    "||+---------------------------------------------+||\n"
+    "||||                   amis                    ||||\n"
+    "|||+------------+--------+-------+-------------+|||\n"
+    "||||  accountId | image  | name  |   region    ||||\n"
+    "|||+------------+--------+-------+-------------+|||\n"
+    "||||            |  ami-1 |  x    |  us-east-1  ||||\n"
+    "||||  1         |  ami-2 |       |  eu-west-1  ||||\n"
+    "|||+------------+--------+-------+-------------+|||\n"
+    "||||                containers                 ||||\n"
+    "|||+-------------------------------------------+|||\n"
+    "||||                  region                   ||||\n"
+    "|||+-------------------------------------------+|||\n"
+    "||||  r                                        ||||\n"
+    "|||+-------------------------------------------+|||\n"
+    "|||||                imageUris                |||||\n"
+    "||||+-----------------------------------------+||||\n"
+    "|||||  u1                                     |||||\n"
+    "|||||  u2                                     |||||\n"
+    "||||+-----------------------------------------+||||\n"
+    "|||                    state                    |||\n"
+    "||+-------------------+-------------------------+||\n"
+    "|||  status           |  BUILDING               |||\n"
+    "||+-------------------+-------------------------+||\n"
+    "|||                    tags                     |||\n"
+    "||+---------------------+-----------------------+||\n"
+    "|||          a          |           k           |||\n"
+    "||+---------------------+-----------------------+||\n"
+    "|||  b                  |  v                    |||\n"
+    "||+---------------------+-----------------------+||\n"
+)
+
+# A value wider than the terminal turns single-row sections on their side; a
+# wide (East Asian) name takes two columns per character.
+WIDE = {"requestId": "r", "image": {"arn": "x" * 120, "name": "名前", "version": "1"}}
+WIDE_TABLE = (
+    "-------------------------------------------------------------------------------------------------------------------------------------------\n"
+    "|                                                                GetImage                                                                 |\n"
+    "+--------------------------------------------------------------------------------------------------+--------------------------------------+\n"
+    "|  requestId                                                                                       |  r                                   |\n"
+    "+--------------------------------------------------------------------------------------------------+--------------------------------------+\n"
+    "||                                                                 image                                                                 ||\n"
+    "|+---------+-----------------------------------------------------------------------------------------------------------------------------+|\n"
+    "||  arn    |  xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx   ||\n"
+    "||  name   |  名前                                                                                                                       ||\n"
+    "||  version|  1                                                                                                                          ||\n"
+    "|+---------+-----------------------------------------------------------------------------------------------------------------------------+|\n"
+)
+
+
+def test_table_is_the_aws_cli_layout() -> None:
+    assert render(IMAGE, "table", title="GetImage") == IMAGE_TABLE
+    assert render(WIDE, "table", title="GetImage") == WIDE_TABLE
+    # A wider terminal keeps the header-over-value layout: a header row, then the values.
+    lines = render(WIDE, "table", title="GetImage", width=400).splitlines()
+    assert [cell.strip() for cell in lines[7].strip("|").split("|")] == ["arn", "name", "version"]
+    assert lines[9].split("|")[2].strip() == "x" * 120
+    assert render({}, "table", title="GetImage") == ""
+
+
+def test_table_escapes_what_a_hostile_reply_would_write_into_the_frame() -> None:
+    hostile = {"requestId": "r\n|fake|\x1b[31m", "image": {"arn": "a\tb", "name": "\u202egnp.exe"}}
+    text = render(hostile, "table", title="GetImage")
+    assert "\x1b" not in text and "\u202e" not in text and "\t" not in text
+    assert "r\\n|fake|\\x1b[31m" in text and "a\\tb" in text
+    lines = text.splitlines()
+    assert len({len(line) for line in lines}) == 1  # every line the same width
+
+
+def test_table_of_a_huge_member_is_drawn_not_a_hang() -> None:
+    huge = {
+        "requestId": "r",
+        "image": {"arn": "a" * 200_000, "tags": {str(i): "v" for i in range(500)}},
+    }
+    text = render(huge, "table", title="GetImage")
+    assert "a" * 200_000 in text and text.count("\n") > 500
+
+
+def test_table_of_odd_shapes_does_not_fail_where_aws_would() -> None:
+    # A list mixing objects and scalars, rows of unequal length: aws raises; we draw.
+    text = render({"l": [{"a": 1}, "x"], "m": [[1, 2], [3]]}, "table", title="T")
+    assert "x" in text and "3" in text
+
+
+# --- yaml and yaml-stream: ruamel.yaml, as AWS CLI v2 ------------------------------
+
+
+def test_yaml_is_block_style_with_sorted_keys_as_aws_cli_v2() -> None:
+    pytest.importorskip("ruamel.yaml")
+    short = {**CANCEL, "imageBuildVersionArn": "arn-1"}
+    assert (
+        render(short, "yaml") == "clientToken: tök-1\nimageBuildVersionArn: arn-1\nrequestId: r-1\n"
+    )
+    assert render({}, "yaml") == ""
+    assert render(short, "yaml-stream") == (
+        "- clientToken: tök-1\n  imageBuildVersionArn: arn-1\n  requestId: r-1\n"
+    )
+    nested = {"b": [{"y": 1, "x": [1, 2]}], "a": {}}
+    assert render(nested, "yaml") == "a: {}\nb:\n- x:\n  - 1\n  - 2\n  y: 1\n"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["true", "null", "no", "yes", "0123", "1e3", "a: b", "- x", "#c", "", " lead", "x\ny",
+     "'\"", "\ud800", "~", "@x", "%x", "!x", "*x", "&x", "{a}", "[a]", "2019-12-02"],
+)  # fmt: skip
+def test_yaml_quotes_what_a_yaml_reader_would_misread(value: str) -> None:
+    yaml_module = pytest.importorskip("ruamel.yaml")
+    data = {"image": {"name": value, "tags": {value or "k": value}}}
+    text = render(data, "yaml")
+    assert yaml_module.YAML(typ="safe", pure=True).load(text) == data
+    text = render(data, "yaml-stream")
+    assert yaml_module.YAML(typ="safe", pure=True).load(text) == [data]
+
+
+def test_yaml_without_its_library_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ruamel", None)
+    monkeypatch.setitem(sys.modules, "ruamel.yaml", None)
+    for name in ("yaml", "yaml-stream"):
+        with pytest.raises(OutputError) as info:
+            check_output_format(name, "--output")
+        assert str(info.value) == (
+            '--output yaml and yaml-stream need ruamel.yaml: pip install "sigv4-imagebuilder[yaml]"'
+        )
+
+
+# --- key order: the service model's, from a table checked against botocore's model ---
+
+
+def _model_table() -> dict[str, tuple[tuple[str, str | None], ...]]:
+    import botocore.loaders
+
+    model = botocore.loaders.Loader().load_service_model("imagebuilder", "service-2")
+    shapes = model["shapes"]
+
+    def structure(name: str) -> str | None:
+        shape = shapes[name]
+        if shape["type"] == "structure":
+            return name
+        if shape["type"] == "list":
+            return structure(shape["member"]["shape"])
+        if shape["type"] == "map":
+            assert structure(shape["value"]["shape"]) is None, (
+                "a map of structures: teach the table"
+            )
+        return None
+
+    table: dict[str, tuple[tuple[str, str | None], ...]] = {}
+
+    def walk(name: str) -> None:
+        if name in table:
+            return
+        members = tuple(
+            (member, structure(spec["shape"])) for member, spec in shapes[name]["members"].items()
+        )
+        table[name] = members
+        for _, nested in members:
+            if nested is not None:
+                walk(nested)
+
+    for operation in ("CancelImageCreation", "GetImage", "ListImageBuildVersions",
+                      "ListImagePipelineImages"):  # fmt: skip
+        walk(model["operations"][operation]["output"]["shape"])
+    return table
+
+
+def test_the_member_order_table_is_botocores_model() -> None:
+    from sigv4_imagebuilder._operations import OPERATIONS
+    from sigv4_imagebuilder._output_order import known_shapes, shape_members
+
+    expected = _model_table()
+    assert known_shapes() == set(expected)
+    for shape, members in expected.items():
+        assert shape_members(shape) == members, shape
+    # Every operation the command prints has its output shape in the table.
+    assert {f"{name}Response" for name in OPERATIONS} <= known_shapes()
+
+
+def test_json_lists_members_in_model_order_unknown_ones_after() -> None:
+    from sigv4_imagebuilder._output_order import in_model_order
+
+    received = {
+        "latestVersionReferences": {"latestVersionArn": "l"},
+        "image": {
+            "zNewMember": {"b": 1, "a": 2},
+            "state": {"reason": "r", "status": "FAILED"},
+            "outputResources": {"amis": [{"image": "ami-1", "region": "us-east-1", "new": 1}]},
+            "name": "n",
+            "arn": "a",
+        },
+        "requestId": "r",
+    }
+    ordered = in_model_order(received, "GetImageResponse")
+    assert ordered == received  # same data
+    assert list(ordered) == ["requestId", "image", "latestVersionReferences"]
+    image = ordered["image"]
+    assert list(image) == ["arn", "name", "state", "outputResources", "zNewMember"]
+    assert list(image["state"]) == ["status", "reason"]
+    assert list(image["zNewMember"]) == ["b", "a"]  # unknown: as received
+    assert list(image["outputResources"]["amis"][0]) == ["region", "image", "new"]
+    assert render(ordered, "json").index('"arn"') < render(ordered, "json").index('"zNewMember"')
