@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from ._models import BuildCancelOutcome, GetImageResponse
 
 
+#: ``changed`` of a report that does not say what changed.
+_UNKNOWN = object()
+
+
 def error_text(error: BaseException | None) -> str | None:
     """A failure as one short line: the exception's class and message."""
     if error is None:
@@ -73,11 +77,16 @@ class Progress:
         return self._clock() - self._start
 
     def __call__(self, outcomes: Sequence[BuildCancelOutcome]) -> None:
+        # The client's report is a tuple that names what changed (ProgressReport):
+        # a display shows that one, not a comparison of every image each time.
         before, self._latest = self._latest, tuple(outcomes)
-        self._show(before, self._latest)
+        self._show(before, self._latest, getattr(outcomes, "changed", _UNKNOWN))
 
     def _show(
-        self, before: tuple[BuildCancelOutcome, ...], now: tuple[BuildCancelOutcome, ...]
+        self,
+        before: tuple[BuildCancelOutcome, ...],
+        now: tuple[BuildCancelOutcome, ...],
+        changed: Any,
     ) -> None:
         raise NotImplementedError
 
@@ -105,26 +114,47 @@ class Progress:
 
 
 class PlainProgress(Progress):
-    """One line per image whose status or outcome changed."""
+    """One line per image whose status or outcome changed.
+
+    What a server sent (ARNs, statuses) is printed through :func:`printable`:
+    a hostile status cannot move the cursor or retitle the terminal.
+    """
+
+    def __init__(self, err: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(err, clock)
+        self._seen: dict[str, BuildCancelOutcome] = {}
 
     def _show(
-        self, before: tuple[BuildCancelOutcome, ...], now: tuple[BuildCancelOutcome, ...]
+        self,
+        before: tuple[BuildCancelOutcome, ...],
+        now: tuple[BuildCancelOutcome, ...],
+        changed: Any,
     ) -> None:
         if not before:
             print(f"{len(now)} image(s) not finished; cancelling", file=self._err)
-        old = {o.image_build_version_arn: o for o in before}
-        for o in now:
-            was = old.get(o.image_build_version_arn)
-            if was is None or (was.status, was.outcome) == (o.status, o.outcome):
-                continue
-            change = o.status if was.status == o.status else f"{was.status} -> {o.status}"
-            error = f" ({error_text(o.error)})" if o.error is not None else ""
-            print(
-                f"{o.image_build_version_arn} {change} [{o.outcome}]{error} "
-                f"after {self.elapsed():.0f} s",
-                file=self._err,
-            )
+            self._seen = {o.image_build_version_arn: o for o in now}
+        elif changed is _UNKNOWN:  # a caller that does not say: compare them all
+            for o in now:
+                self._line(o)
+        elif changed is not None:
+            self._line(changed)
         self._err.flush()
+
+    def _line(self, o: BuildCancelOutcome) -> None:
+        was = self._seen.get(o.image_build_version_arn)
+        self._seen[o.image_build_version_arn] = o
+        if was is None or (was.status, was.outcome) == (o.status, o.outcome):
+            return
+        status = printable(str(o.status), 64)
+        change = (
+            status if was.status == o.status else f"{printable(str(was.status), 64)} -> {status}"
+        )
+        error = f" ({error_text(o.error)})" if o.error is not None else ""
+        print(
+            f"{printable(o.image_build_version_arn, 200)} {change} [{o.outcome}]{error} "
+            f"after {self.elapsed():.0f} s",
+            file=self._err,
+        )
 
 
 class LiveProgress(Progress):
@@ -147,7 +177,10 @@ class LiveProgress(Progress):
         self._started = False
 
     def _show(
-        self, before: tuple[BuildCancelOutcome, ...], now: tuple[BuildCancelOutcome, ...]
+        self,
+        before: tuple[BuildCancelOutcome, ...],
+        now: tuple[BuildCancelOutcome, ...],
+        changed: Any,
     ) -> None:
         # rich redraws on its own thread, four times a second, from the latest report.
         if not self._started:
@@ -173,10 +206,11 @@ class LiveProgress(Progress):
         for column in ("image", "status", "outcome"):
             table.add_column(column)
         for o in shown[:room]:
+            # Text, not str: rich would read a server's "[/bold]" as markup and fail.
             table.add_row(
-                printable(o.image_build_version_arn.split(":", 5)[-1], 80),
-                o.status or "-",
-                o.outcome if o.error is None else f"{o.outcome}: {error_text(o.error)}",
+                Text(printable(o.image_build_version_arn.split(":", 5)[-1], 80)),
+                Text(printable(o.status or "-", 64)),
+                Text(o.outcome if o.error is None else f"{o.outcome}: {error_text(o.error)}"),
             )
         more = len(shown) - room
         footer = Text(f"... and {more} more" if more > 0 else "")

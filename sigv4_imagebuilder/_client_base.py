@@ -151,9 +151,9 @@ class _BaseClient(Generic[HttpT]):
         )
         # Read here, with the shared files; the engines get them (_new_http).
         self._ca_bundle = config.ca_bundle
-        from ._engines import environment_proxies
+        from ._engines import check_proxies, environment_proxies
 
-        self._proxies = environment_proxies(environ)
+        self._proxies = check_proxies(environment_proxies(environ))
         self._credentials: CredentialResolver = resolver_for(
             options.credentials,
             lambda: _default_resolver(config, environ, files),
@@ -168,10 +168,10 @@ class _BaseClient(Generic[HttpT]):
 
     def _new_http(self, http_class: type[HttpT]) -> HttpT:
         """The client the library makes: httpx's, sending through urllib3 or aiohttp."""
-        from ._engines import EngineSettings, OwnAsyncClient, OwnClient, check_ca_bundle
+        from ._engines import EngineSettings, OwnAsyncClient, OwnClient
 
         settings = EngineSettings(
-            ca_bundle=check_ca_bundle(self._ca_bundle),
+            ca_bundle=self._ca_bundle,
             max_connections=self._limit,
             proxies=self._proxies,
         )

@@ -354,16 +354,33 @@ class AsyncLists:
 
         gate = asyncio.Semaphore(limit)
 
+        failed: list[BaseException] = []
+
         async def cancel(summary: ImageSummary) -> None:
             assert summary.arn is not None
             arn = summary.arn
             async with gate:
+                if failed:  # another image's work failed the call: start nothing new
+                    return
                 flow = cancel_build_flow(
                     self._ctx, summary, wait, lambda status: tally.status(arn, status)
                 )
-                tally.done(await self._run(flow))
+                try:
+                    tally.done(await self._run(flow))
+                except BaseException as exc:
+                    failed.append(exc)  # before the gate lets the next one in
+                    raise
 
-        await asyncio.gather(*(cancel(s) for s in running.values()))
+        tasks = [asyncio.ensure_future(cancel(s)) for s in running.values()]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # The first failure (on_progress raising, a cancel of this call) stops
+            # the rest: what was sent stays sent, nothing new starts.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         return tally.outcomes()
 
     async def _pages(

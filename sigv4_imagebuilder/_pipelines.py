@@ -18,6 +18,7 @@ from ._errors import (
     InvalidRequestException,
     ParamValidationError,
     ResourceInUseException,
+    ResponseParseError,
     WaiterFailureError,
 )
 from ._flow import CallContext, call_flow
@@ -52,6 +53,8 @@ def page_params(
 #: The most pages one listing follows (10 million images at 100 a page): a server
 #: that hands out fresh tokens forever ends in an error, not an endless loop.
 MAX_PAGES = 100_000
+#: The model's bound on a ``nextToken``.
+MAX_TOKEN = 65_535
 
 
 def next_page(
@@ -72,6 +75,16 @@ def next_page(
     token = paginator.output_token(page)
     if not token:
         return False
+    if len(token) > MAX_TOKEN:
+        # The server's fault, not the caller's: sending it back would be refused
+        # by the model's bound as if the caller had passed it.
+        metadata = getattr(page, "metadata", None)
+        raise ResponseParseError(
+            f"the reply's nextToken is longer than the model's {MAX_TOKEN} characters",
+            status_code=getattr(metadata, "http_status_code", 200),
+            body=b"",
+            request_id=getattr(metadata, "request_id", None),
+        )
     digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
     if digest in seen:
         raise ImageBuilderError(
@@ -214,6 +227,23 @@ def until_stopped(flow: Any, stop: threading.Event, summary: ImageSummary) -> An
         return done.value
 
 
+class ProgressReport(tuple[BuildCancelOutcome, ...]):
+    """What ``on_progress`` gets: every image's outcome so far, in listing order.
+
+    A tuple, with ``changed``: the outcome that just changed (``None`` in the
+    first report), so a display can show one line per change without comparing
+    every image each time.
+    """
+
+    changed: BuildCancelOutcome | None = None
+
+
+def _report_of(outcomes: Any, changed: BuildCancelOutcome | None) -> ProgressReport:
+    report = ProgressReport(outcomes)
+    report.changed = changed
+    return report
+
+
 class Tally:
     """Every image's outcome so far, reported to ``on_progress`` on each change.
 
@@ -231,29 +261,30 @@ class Tally:
             for s in running
             if s.arn is not None
         }
-        self._report()
+        self._report(None)
 
     def status(self, arn: str, status: str | None) -> None:
         """An image in progress was seen with ``status``."""
         with self._lock:
             current = self._outcomes[arn]
             if current.status != status:
-                self._outcomes[arn] = BuildCancelOutcome(
+                changed = BuildCancelOutcome(
                     image_build_version_arn=arn, outcome=current.outcome, status=status
                 )
-                self._report()
+                self._outcomes[arn] = changed
+                self._report(changed)
 
     def done(self, outcome: BuildCancelOutcome) -> None:
         """An image's work ended with ``outcome``."""
         with self._lock:
             self._outcomes[outcome.image_build_version_arn] = outcome
-            self._report()
+            self._report(outcome)
 
     def outcomes(self) -> list[BuildCancelOutcome]:
         """Every image's outcome, in listing order."""
         with self._lock:
             return list(self._outcomes.values())
 
-    def _report(self) -> None:
+    def _report(self, changed: BuildCancelOutcome | None) -> None:
         if self._on_progress is not None:
-            self._on_progress(tuple(self._outcomes.values()))
+            self._on_progress(_report_of(self._outcomes.values(), changed))

@@ -20,10 +20,12 @@ import httpx
 from ._settings import (
     DEADLINE_EXTENSION,
     EngineSettings,
-    check_ca_bundle,
+    basic_auth,
+    check_proxies,
     environment_proxies,
     proxy_for,
     split_proxy_auth,
+    verifying_context,
 )
 from ._watch import watched_async, watched_sync
 
@@ -105,7 +107,9 @@ __all__ = [
     "LazyAiohttpTransport",
     "OwnAsyncClient",
     "OwnClient",
-    "check_ca_bundle",
+    "basic_auth",
+    "check_proxies",
+    "verifying_context",
     "environment_proxies",
     "proxy_for",
     "split_proxy_auth",

@@ -18,7 +18,7 @@ import aiohttp
 import httpx
 import yarl
 
-from ._settings import EngineSettings, proxy_for, split_proxy_auth
+from ._settings import EngineSettings, basic_auth, proxy_for, split_proxy_auth
 from ._watch import watched_async
 
 
@@ -146,10 +146,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _ssl_context(self) -> Any:
         if self._ssl is None:
-            import ssl
-
-            bundle = self._settings.ca_bundle
-            self._ssl = ssl.create_default_context(cafile=bundle) if bundle else True
+            self._ssl = self._settings.ssl_context or True
         return self._ssl
 
     def _open(self) -> aiohttp.ClientSession:
@@ -180,10 +177,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         url = request.url
         proxies = self._settings.proxies
         proxy = proxy_for(url.scheme, url.host, proxies) if proxies else None
-        proxy_auth = None
+        proxy_headers = None
         if proxy is not None:
             proxy, auth = split_proxy_auth(proxy)
-            proxy_auth = aiohttp.BasicAuth(*auth) if auth else None
+            proxy_headers = {"Proxy-Authorization": basic_auth(*auth)} if auth else None
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         try:
             response = await session.request(
@@ -194,7 +191,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=_timeout(phases.get("connect"), phases.get("read")),
                 proxy=proxy,
-                proxy_auth=proxy_auth,
+                proxy_headers=proxy_headers,
             )
         except _ENGINE_ERRORS as exc:
             raise map_error(exc) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
@@ -22,31 +23,73 @@ class EngineSettings:
         ca_bundle: the CA certificates to verify servers with (``AWS_CA_BUNDLE``,
             the profile's ``ca_bundle``, ``REQUESTS_CA_BUNDLE``), or None for the
             engine's default. Verification is never turned off.
+        ssl_context: the bundle, loaded once when the settings are made
+            (:func:`verifying_context`); both engines and the hand-off use it.
         max_connections: connections kept per host, and at most in flight.
         proxies: urllib's ``getproxies()`` of the environment (``HTTP_PROXY``,
             ``HTTPS_PROXY``, ``NO_PROXY`` ...), as botocore reads them.
     """
 
     ca_bundle: str | None = None
+    ssl_context: Any = attrs.field(
+        default=attrs.Factory(lambda self: verifying_context(self.ca_bundle), takes_self=True),
+        repr=False,
+    )
     max_connections: int = 100
     proxies: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
 
-def check_ca_bundle(path: str | None) -> str | None:
-    """``path`` if it names a readable file, else a ``ConfigurationError`` naming it.
+def verifying_context(path: str | None) -> Any:
+    """An ``ssl.SSLContext`` that verifies with the bundle at ``path`` alone, or None.
 
-    Checked when the client is made, so a careless setting fails before
-    anything is sent rather than as a TLS error on every call.
+    Loaded when the client is made, so a careless setting (a missing file, a
+    folder, an empty or garbled one) fails before anything is sent, with a
+    ``ConfigurationError`` naming the file, rather than as a TLS error on every
+    call. As in botocore, the bundle replaces the default certificates.
     """
     if path is None:
         return None
+    import ssl
+
     try:
         with open(path, "rb"):
             pass
-    except OSError as exc:
-        why = exc.strerror or type(exc).__name__
-        raise ConfigurationError(f"The CA bundle {path!r} cannot be read: {why}") from None
-    return path
+        return ssl.create_default_context(cafile=path)
+    except OSError as exc:  # ssl.SSLError is an OSError too
+        if isinstance(exc, ssl.SSLError):
+            why = "it holds no certificate that can be read"
+        else:
+            why = exc.strerror or type(exc).__name__
+        raise ConfigurationError(f"The CA bundle {path!r} cannot be used: {why}") from None
+
+
+def check_proxies(proxies: Mapping[str, str]) -> Mapping[str, str]:
+    """``proxies`` if each is a usable proxy URL, else a ``ConfigurationError``.
+
+    The error names the variable (``HTTPS_PROXY``), never its value, which may
+    hold a password.
+    """
+    for scheme, proxy in proxies.items():
+        if scheme == "no":
+            continue
+        url = proxy if "://" in proxy else f"http://{proxy}"
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            port, parts = -1, urlsplit("")
+        user = unquote(parts.username or "")
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or port in (0, -1)
+            or ":" in user  # Basic auth could not tell the user from the password
+        ):
+            raise ConfigurationError(
+                f"The {scheme.upper()}_PROXY setting is not a usable proxy URL: it needs "
+                "http:// or https://, a host, and a port from 1 to 65535 (value not shown)"
+            )
+    return proxies
 
 
 def proxy_for(scheme: str, host: str, proxies: Mapping[str, str]) -> str | None:
@@ -69,6 +112,23 @@ def proxy_for(scheme: str, host: str, proxies: Mapping[str, str]) -> str | None:
         return None
     # "proxy:3128" with no scheme is an http proxy, as urllib3 and requests read it.
     return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def basic_auth(user: str, password: str) -> str:
+    """A ``Proxy-Authorization`` value, encoded as urllib3 and aiohttp encode it.
+
+    Example:
+        >>> basic_auth("me", "p@ss")
+        'Basic bWU6cEBzcw=='
+    """
+    import base64
+
+    pair = f"{user}:{password}"
+    try:
+        raw = pair.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = pair.encode("utf-8")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 def split_proxy_auth(proxy: str) -> tuple[str, tuple[str, str] | None]:

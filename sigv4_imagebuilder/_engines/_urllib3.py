@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import http.client
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -31,10 +32,37 @@ from urllib3.exceptions import (
 )
 
 from .._http import DEFAULT_PORTS
-from ._settings import DEADLINE_EXTENSION, EngineSettings, proxy_for, split_proxy_auth
+from ._settings import (
+    DEADLINE_EXTENSION,
+    EngineSettings,
+    basic_auth,
+    proxy_for,
+    split_proxy_auth,
+)
 from ._watch import watched_sync
 
 _CHUNK = 64 * 1024
+
+
+class _UnparsedWithheld(logging.Filter):
+    """urllib3's warning about a reply's malformed header lines, without those lines.
+
+    urllib3 logs them as received, at WARNING (shown with no logging set up), and
+    a hostile server can fill them with what we sent it: the session token.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Failed to parse headers"):
+            args = record.args
+            if isinstance(args, tuple) and args:
+                record.args = (args[0], "malformed header lines (not shown)")
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+for _name in ("urllib3.connection", "urllib3.connectionpool"):  # where 2.x versions log it
+    logging.getLogger(_name).addFilter(_UnparsedWithheld())
 #: Bodies up to this many bytes, declared by Content-Length and not compressed,
 #: are read in one go; larger ones are streamed within the caller's bound.
 _READ_AT_ONCE = 64 * 1024
@@ -190,12 +218,13 @@ class Urllib3Transport(httpx.BaseTransport):
             "block": False,
             "retries": False,
             "cert_reqs": "CERT_REQUIRED",
-            "ca_certs": settings.ca_bundle,
         }
+        if settings.ssl_context is not None:
+            pool["ssl_context"] = settings.ssl_context
         if proxy is None:
             return urllib3.PoolManager(**pool)
         url, auth = split_proxy_auth(proxy)
-        headers = urllib3.make_headers(proxy_basic_auth=":".join(auth)) if auth else None
+        headers = {"Proxy-Authorization": basic_auth(*auth)} if auth else None
         return urllib3.ProxyManager(url, proxy_headers=headers, **pool)
 
     def _for(self, url: httpx.URL) -> Any:
@@ -211,10 +240,7 @@ class Urllib3Transport(httpx.BaseTransport):
 
     def _stock(self) -> httpx.HTTPTransport:
         if self._fallback is None:
-            import ssl
-
-            bundle = self._settings.ca_bundle
-            verify: Any = ssl.create_default_context(cafile=bundle) if bundle else True
+            verify: Any = self._settings.ssl_context or True
             self._fallback = httpx.HTTPTransport(verify=verify)
         return self._fallback
 
