@@ -527,11 +527,11 @@ def test_each_poll_gets_the_time_left_as_its_deadline() -> None:
 def _slot_test_server_reply(request: Any) -> Any:
     from sigv4_imagebuilder.testing import Reply
 
-    # The cancel holds the client's one slot for 2 s; the polls answer at once.
+    # The cancel holds the client's one slot for 1 s; the polls answer at once.
     body = {"requestId": "r", "image": {"arn": ARN, "state": {"status": "BUILDING"}}}
     if request.method == "PUT":
         ok = {"requestId": "r", "clientToken": "t", "imageBuildVersionArn": ARN}
-        return Reply(delay=2.0, body=json.dumps(ok).encode())
+        return Reply(delay=1.0, body=json.dumps(ok).encode())
     return Reply(body=json.dumps(body).encode())
 
 
@@ -552,13 +552,13 @@ def test_a_waiters_max_wait_bounds_its_wait_for_a_slot_sync() -> None:
         concurrent.futures.ThreadPoolExecutor(1) as pool,
     ):
         slow = pool.submit(client.cancel_image_creation, ARN)
-        time.sleep(0.2)  # the cancel holds the slot
+        time.sleep(0.1)  # the cancel holds the slot
         start = time.monotonic()
         with pytest.raises(sib.WaiterTimeoutError) as info:
-            client.wait_until_image_cancelled(ARN, min_delay=0.1, max_delay=0.1, max_wait=0.5)
+            client.wait_until_image_cancelled(ARN, min_delay=0.1, max_delay=0.1, max_wait=0.3)
         waited = time.monotonic() - start
         slow.result(10)
-    assert waited < 1.2  # the slot frees only after 1.8 s more
+    assert waited < 0.75  # the slot frees only after 0.9 s more
     assert isinstance(info.value.last_error, sib.TransportTimeoutError)
     assert "max_concurrency" in str(info.value.last_error)
 
@@ -575,13 +575,13 @@ async def test_a_waiters_max_wait_bounds_its_wait_for_a_slot_async() -> None:
             retry_policy=NO_SLEEP,
         ) as client:
             slow = asyncio.create_task(client.cancel_image_creation(ARN))
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
             start = time.monotonic()
             with pytest.raises(sib.WaiterTimeoutError) as info:
                 await client.wait_until_image_cancelled(
-                    ARN, min_delay=0.1, max_delay=0.1, max_wait=0.5
+                    ARN, min_delay=0.1, max_delay=0.1, max_wait=0.3
                 )
             waited = time.monotonic() - start
             await slow
-    assert waited < 1.2
+    assert waited < 0.75
     assert isinstance(info.value.last_error, sib.TransportTimeoutError)
