@@ -1,6 +1,6 @@
 """The ``sigv4-imagebuilder`` command, shaped like ``aws imagebuilder``.
 
-One table row per operation (:data:`COMMANDS`): its flags come from the
+One command per operation of ``OPERATIONS`` (:data:`COMMANDS`): its flags come from the
 operation's members, its output from the reply as the service spelt it. The
 ``wait`` commands poll GetImage as ``aws imagebuilder wait`` does.
 
@@ -35,12 +35,7 @@ from ._cli_errors import EXIT_CONFIG, EXIT_OTHER, EXIT_SERVICE, EXIT_USAGE, exit
 from ._cli_pages import Pages, add_flags, check_flags
 from ._cli_shorthand import parse_filters
 from ._errors import ImageBuilderError, ServiceError
-from ._operations import (
-    CANCEL_IMAGE_CREATION,
-    GET_IMAGE,
-    LIST_IMAGE_BUILD_VERSIONS,
-    LIST_IMAGE_PIPELINE_IMAGES,
-)
+from ._operations import CANCEL_IMAGE_CREATION, OPERATIONS
 from ._output_order import in_model_order
 from ._shapes import Member, Operation
 from ._text import printable
@@ -76,25 +71,15 @@ class Command:
         return Pages.of(self.operation.paginator)
 
 
-#: The commands, one row per operation.
-COMMANDS = (
+#: The commands: one per operation of the table, named and described by its spec.
+COMMANDS = tuple(
     Command(
-        "cancel-image-creation",
-        CANCEL_IMAGE_CREATION,
-        "cancel the creation of an image that is not in a terminal state",
-        can_wait=True,
-    ),
-    Command("get-image", GET_IMAGE, "get an image's details, its state among them"),
-    Command(
-        "list-image-build-versions",
-        LIST_IMAGE_BUILD_VERSIONS,
-        "list an image version's builds, every page followed and merged",
-    ),
-    Command(
-        "list-image-pipeline-images",
-        LIST_IMAGE_PIPELINE_IMAGES,
-        "list the images a pipeline built, every page followed and merged",
-    ),
+        re.sub(r"(?<!^)(?=[A-Z])", "-", op.name).lower(),
+        op,
+        op.summary,
+        can_wait=op is CANCEL_IMAGE_CREATION,
+    )
+    for op in sorted(OPERATIONS.values(), key=lambda op: op.name)
 )
 
 _CANCEL_PIPELINE_HELP = (

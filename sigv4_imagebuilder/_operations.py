@@ -68,6 +68,7 @@ CLIENT_TOKEN_MAX = 64
 
 CANCEL_IMAGE_CREATION: Operation[CancelImageCreationResponse] = Operation(
     name="CancelImageCreation",
+    summary="cancel the creation of an image that is not in a terminal state",
     method="PUT",
     path="/CancelImageCreation",
     members=(
@@ -103,6 +104,7 @@ CANCEL_IMAGE_CREATION: Operation[CancelImageCreationResponse] = Operation(
 
 GET_IMAGE: Operation[GetImageResponse] = Operation(
     name="GetImage",
+    summary="get an image's details, its state among them",
     method="GET",
     path="/GetImage",
     members=(
@@ -173,6 +175,7 @@ _IMAGE_SUMMARIES = Paginator(
 
 LIST_IMAGE_PIPELINE_IMAGES: Operation[ListImagePipelineImagesResponse] = Operation(
     name="ListImagePipelineImages",
+    summary="list the images a pipeline built, every page followed and merged",
     method="POST",
     path="/ListImagePipelineImages",
     members=_list_members(
@@ -193,6 +196,7 @@ LIST_IMAGE_PIPELINE_IMAGES: Operation[ListImagePipelineImagesResponse] = Operati
 
 LIST_IMAGE_BUILD_VERSIONS: Operation[ListImageBuildVersionsResponse] = Operation(
     name="ListImageBuildVersions",
+    summary="list an image version's builds, every page followed and merged",
     method="POST",
     path="/ListImageBuildVersions",
     members=_list_members(

@@ -183,6 +183,7 @@ class Operation(Generic[OutputT]):
         to_wire: the result as the service spells it (what the AWS CLI prints).
         errors: the modeled errors the service model lists for the operation.
         paginator: how the operation pages, for those that do.
+        summary: what the call does, in a line: the command's help.
     """
 
     name: str
@@ -194,6 +195,7 @@ class Operation(Generic[OutputT]):
     to_wire: Callable[[OutputT], dict[str, Any]] = attrs.field(repr=False)
     errors: tuple[type[ServiceError], ...] = ()
     paginator: Paginator | None = None
+    summary: str = ""
 
     @property
     def idempotency_token(self) -> Member | None:
