@@ -33,3 +33,22 @@ needs_current_model = pytest.mark.skipif(
     reason=f"botocore {botocore.__version__}'s Image Builder model predates GetImage's "
     "latestVersionReferences, which the stand-in and fixtures send",
 )
+
+
+def _lists_are_current() -> bool:
+    paginators = create_loader().load_service_model(
+        "imagebuilder", "paginators-1", api_version="2019-12-02"
+    )["pagination"]
+    request = imagebuilder_model()["shapes"]["ListImageBuildVersionsRequest"]
+    return (
+        {"ListImagePipelineImages", "ListImageBuildVersions"} <= set(paginators)
+        and "imageVersionArn" not in request.get("required", [])
+        and _model_is_current()
+    )
+
+
+needs_current_lists = pytest.mark.skipif(
+    not _lists_are_current(),
+    reason=f"botocore {botocore.__version__}'s Image Builder model predates the list "
+    "operations' paginators and current request rules, which these checks drive",
+)

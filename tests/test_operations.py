@@ -243,10 +243,13 @@ def test_every_operation_is_a_command_named_and_described_by_its_spec() -> None:
     assert {c.operation.name for c in COMMANDS} == set(OPERATIONS)
     for command in COMMANDS:
         assert command.operation.summary and command.help == command.operation.summary
-        assert command.name == {
-            "CancelImageCreation": "cancel-image-creation",
-            "GetImage": "get-image",
-            "ListImagePipelineImages": "list-image-pipeline-images",
-            "ListImageBuildVersions": "list-image-build-versions",
-        }[command.operation.name]
+        assert (
+            command.name
+            == {
+                "CancelImageCreation": "cancel-image-creation",
+                "GetImage": "get-image",
+                "ListImagePipelineImages": "list-image-pipeline-images",
+                "ListImageBuildVersions": "list-image-build-versions",
+            }[command.operation.name]
+        )
         assert (command.pages is not None) == (command.operation.paginator is not None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from imagebuilder_model import needs_current_model
 
 from sigv4_imagebuilder._output import (
     OutputError,
@@ -291,6 +292,7 @@ def _model_table() -> dict[str, tuple[tuple[str, str | None], ...]]:
     return table
 
 
+@needs_current_model
 def test_the_member_order_table_is_botocores_model() -> None:
     from sigv4_imagebuilder._operations import OPERATIONS
     from sigv4_imagebuilder._output_order import known_shapes, shape_members

@@ -32,7 +32,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials as BotocoreCredentials
 from botocore.exceptions import ClientError
 from conftest import FIXTURES, PLAIN_CREDS
-from imagebuilder_model import imagebuilder_model
+from imagebuilder_model import imagebuilder_model, needs_current_lists
 
 from sigv4_imagebuilder.testing import (
     DEFAULT_CREDENTIALS,
@@ -148,6 +148,7 @@ def walk(paginator: Any, page_size: int | None, **params: Any) -> tuple[list[str
     return arns, sizes
 
 
+@needs_current_lists
 @pytest.mark.parametrize("page_size", [None, 1, 10, 56, 57, 100])
 def test_paginator_walks_every_pipeline_image_once(
     server: LocalImageBuilder, sdk: Any, page_size: int | None
@@ -179,6 +180,7 @@ def test_one_page_by_hand_and_its_token(server: LocalImageBuilder, sdk: Any) -> 
     assert replay["imageSummaryList"] == again["imageSummaryList"]
 
 
+@needs_current_lists
 @pytest.mark.parametrize("page_size", [None, 7, 100])
 def test_paginator_walks_every_build_version_once(
     server: LocalImageBuilder, sdk: Any, page_size: int | None
@@ -375,6 +377,7 @@ def names_listed(
     return sorted(f"{s['name']} {s['version']}" for page in pages for s in page["imageSummaryList"])
 
 
+@needs_current_lists
 def test_filters_and_across_names_or_across_values(server: LocalImageBuilder) -> None:
     for name in ("web", "webapp", "my-web", "db"):
         for version in ("1.0.0", "2.0.0"):
@@ -399,6 +402,7 @@ def test_filters_and_across_names_or_across_values(server: LocalImageBuilder) ->
     assert listed({"name": ["WEB"]}) == []  # values are case-sensitive
 
 
+@needs_current_lists
 def test_build_version_filters(server: LocalImageBuilder) -> None:
     fill(server, 3)
     client = botocore_client(server)
@@ -416,6 +420,7 @@ def test_build_version_filters(server: LocalImageBuilder) -> None:
         assert len(listed) == count, filters
 
 
+@needs_current_lists
 def test_a_listing_shows_each_image_as_get_image_does(server: LocalImageBuilder) -> None:
     statuses = sorted(NON_TERMINAL | TERMINAL)
     for build, status in enumerate(statuses, start=1):
@@ -437,6 +442,7 @@ def test_a_listing_shows_each_image_as_get_image_does(server: LocalImageBuilder)
         assert {k: summary[k] for k in shared} == {k: image[k] for k in shared}
 
 
+@needs_current_lists
 def test_images_cancelled_through_the_stand_in_show_cancelled_later() -> None:
     clock = FakeClock()
     with LocalImageBuilder(PLAIN_CREDS, region="us-east-1", clock=clock) as server:
@@ -461,6 +467,7 @@ def test_images_cancelled_through_the_stand_in_show_cancelled_later() -> None:
         }  # fmt: skip
 
 
+@needs_current_lists
 def test_a_thousand_images_list_quickly(server: LocalImageBuilder) -> None:
     expected = fill(server, 1000, pipeline_arn=PIPE, status="AVAILABLE")
     client = botocore_client(server)
