@@ -263,6 +263,7 @@ def test_bad_input_is_invalid_request(server: LocalImageBuilder, path: str, body
     assert reply.json()["message"]
 
 
+@needs_current_lists
 @pytest.mark.parametrize(
     ("operation", "params", "bad_name"),
     [
