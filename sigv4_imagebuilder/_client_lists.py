@@ -9,12 +9,10 @@ through tasks.
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import threading
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._actions import Flow
 from ._flow import CallContext, call_flow
@@ -25,18 +23,10 @@ from ._models import (
     ListImagePipelineImagesResponse,
 )
 from ._operations import LIST_IMAGE_BUILD_VERSIONS, LIST_IMAGE_PIPELINE_IMAGES
-from ._pipelines import (
-    OnProgress,
-    Tally,
-    cancel_build_flow,
-    check_concurrency,
-    is_running,
-    next_page,
-    page_params,
-    pipeline_params,
-    until_stopped,
-)
 from ._shapes import Operation
+
+if TYPE_CHECKING:
+    from ._pipelines import OnProgress
 
 T = TypeVar("T")
 
@@ -153,9 +143,12 @@ class SyncLists:
             ...     [(s.arn, s.status) for s in client.paginate_image_pipeline_images(pipeline)]
             [('arn:aws:imagebuilder:us-east-1:123456789012:image/web/1.0.0/1', 'BUILDING')]
         """
+        from . import _pipelines
+
         params = {"image_pipeline_arn": image_pipeline_arn, "filters": filters}
         return self._pages(
-            LIST_IMAGE_PIPELINE_IMAGES, page_params(LIST_IMAGE_PIPELINE_IMAGES, params, page_size)
+            LIST_IMAGE_PIPELINE_IMAGES,
+            _pipelines.page_params(LIST_IMAGE_PIPELINE_IMAGES, params, page_size),
         )
 
     def paginate_image_build_versions(
@@ -167,9 +160,12 @@ class SyncLists:
     ) -> Iterator[ImageSummary]:
         """Every build of an image version, across all pages; see
         :meth:`paginate_image_pipeline_images`."""
+        from . import _pipelines
+
         params = {"image_version_arn": image_version_arn, "filters": filters}
         return self._pages(
-            LIST_IMAGE_BUILD_VERSIONS, page_params(LIST_IMAGE_BUILD_VERSIONS, params, page_size)
+            LIST_IMAGE_BUILD_VERSIONS,
+            _pipelines.page_params(LIST_IMAGE_BUILD_VERSIONS, params, page_size),
         )
 
     def cancel_pipeline_builds(
@@ -206,24 +202,32 @@ class SyncLists:
             ServiceError, TransportError: the listing itself failed (nothing
                 was cancelled).
         """
-        params = pipeline_params(image_pipeline_arn)
-        workers = check_concurrency(max_concurrency, DEFAULT_PIPELINE_CONCURRENCY)
+        import concurrent.futures
+
+        from . import _pipelines
+
+        params = _pipelines.pipeline_params(image_pipeline_arn)
+        workers = _pipelines.check_concurrency(max_concurrency, DEFAULT_PIPELINE_CONCURRENCY)
         running = {
-            s.arn: s for s in self._pages(LIST_IMAGE_PIPELINE_IMAGES, params) if is_running(s)
+            s.arn: s
+            for s in self._pages(LIST_IMAGE_PIPELINE_IMAGES, params)
+            if _pipelines.is_running(s)
         }
-        tally = Tally(list(running.values()), on_progress)
+        tally = _pipelines.Tally(list(running.values()), on_progress)
 
         stop = threading.Event()
 
         def cancel(summary: ImageSummary) -> None:
             assert summary.arn is not None
             on_status = functools.partial(tally.status, summary.arn)
-            flow = until_stopped(
-                cancel_build_flow(self._ctx, summary, wait, on_status), stop, summary
+            flow = _pipelines.until_stopped(
+                _pipelines.cancel_build_flow(self._ctx, summary, wait, on_status), stop, summary
             )
             tally.done(self._run(flow))
 
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cancel-pipeline")
+        pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="cancel-pipeline"
+        )
         try:
             futures = [pool.submit(cancel, s) for s in running.values()]
             # The first exception (on_progress raising, say) stops the rest at once.
@@ -238,13 +242,15 @@ class SyncLists:
         return tally.outcomes()
 
     def _pages(self, operation: Operation[Any], params: dict[str, object]) -> Iterator[Any]:
+        from . import _pipelines
+
         paginator = operation.paginator
         assert paginator is not None
         seen: set[bytes] = set()
         while True:
             page = self._run(call_flow(self._ctx, operation, params))
             yield from paginator.items(page)
-            if not next_page(operation, params, page, seen):
+            if not _pipelines.next_page(operation, params, page, seen):
                 return
 
 
@@ -311,9 +317,12 @@ class AsyncLists:
     ) -> AsyncIterator[ImageSummary]:
         """Every image a pipeline built, for ``async for``; see
         :meth:`ImageBuilderClient.paginate_image_pipeline_images`."""
+        from . import _pipelines
+
         params = {"image_pipeline_arn": image_pipeline_arn, "filters": filters}
         return self._pages(
-            LIST_IMAGE_PIPELINE_IMAGES, page_params(LIST_IMAGE_PIPELINE_IMAGES, params, page_size)
+            LIST_IMAGE_PIPELINE_IMAGES,
+            _pipelines.page_params(LIST_IMAGE_PIPELINE_IMAGES, params, page_size),
         )
 
     def paginate_image_build_versions(
@@ -325,9 +334,12 @@ class AsyncLists:
     ) -> AsyncIterator[ImageSummary]:
         """Every build of an image version, for ``async for``; see
         :meth:`ImageBuilderClient.paginate_image_pipeline_images`."""
+        from . import _pipelines
+
         params = {"image_version_arn": image_version_arn, "filters": filters}
         return self._pages(
-            LIST_IMAGE_BUILD_VERSIONS, page_params(LIST_IMAGE_BUILD_VERSIONS, params, page_size)
+            LIST_IMAGE_BUILD_VERSIONS,
+            _pipelines.page_params(LIST_IMAGE_BUILD_VERSIONS, params, page_size),
         )
 
     async def cancel_pipeline_builds(
@@ -345,11 +357,13 @@ class AsyncLists:
         (default 8). Cancelling the call cancels the work not yet done; cancels
         already sent stay sent.
         """
-        params = pipeline_params(image_pipeline_arn)
-        limit = check_concurrency(max_concurrency, DEFAULT_PIPELINE_CONCURRENCY)
+        from . import _pipelines
+
+        params = _pipelines.pipeline_params(image_pipeline_arn)
+        limit = _pipelines.check_concurrency(max_concurrency, DEFAULT_PIPELINE_CONCURRENCY)
         listing = self._pages(LIST_IMAGE_PIPELINE_IMAGES, params)
-        running = {s.arn: s async for s in listing if is_running(s)}
-        tally = Tally(list(running.values()), on_progress)
+        running = {s.arn: s async for s in listing if _pipelines.is_running(s)}
+        tally = _pipelines.Tally(list(running.values()), on_progress)
         import asyncio
 
         gate = asyncio.Semaphore(limit)
@@ -362,7 +376,7 @@ class AsyncLists:
             async with gate:
                 if failed:  # another image's work failed the call: start nothing new
                     return
-                flow = cancel_build_flow(
+                flow = _pipelines.cancel_build_flow(
                     self._ctx, summary, wait, lambda status: tally.status(arn, status)
                 )
                 try:
@@ -386,6 +400,8 @@ class AsyncLists:
     async def _pages(
         self, operation: Operation[Any], params: dict[str, object]
     ) -> AsyncIterator[Any]:
+        from . import _pipelines
+
         paginator = operation.paginator
         assert paginator is not None
         seen: set[bytes] = set()
@@ -393,5 +409,5 @@ class AsyncLists:
             page = await self._run(call_flow(self._ctx, operation, params))
             for item in paginator.items(page):
                 yield item
-            if not next_page(operation, params, page, seen):
+            if not _pipelines.next_page(operation, params, page, seen):
                 return
