@@ -168,10 +168,10 @@ class _BaseClient(Generic[HttpT]):
 
     def _new_http(self, http_class: type[HttpT]) -> HttpT:
         """The client the library makes: httpx's, sending through urllib3 or aiohttp."""
-        from ._engines import EngineSettings, OwnAsyncClient, OwnClient
+        from ._engines import EngineSettings, OwnAsyncClient, OwnClient, check_ca_bundle
 
         settings = EngineSettings(
-            ca_bundle=self._ca_bundle,
+            ca_bundle=check_ca_bundle(self._ca_bundle),
             max_connections=self._limit,
             proxies=self._proxies,
         )

@@ -304,9 +304,14 @@ def test_an_empty_or_garbage_ca_bundle_is_a_configuration_error(
 ) -> None:
     bundle = tmp_path / "ca.pem"
     bundle.write_bytes(content)
-    # Even a plain-http endpoint fails on the async client, as a retried "could not connect".
-    result = call("async", "http://127.0.0.1:1", cancel, env={"AWS_CA_BUNDLE": str(bundle)})
-    assert isinstance(result, sib.ConfigurationError), repr(result)
+    from sigv4_imagebuilder._engines import verifying_context
+
+    verifying_context.cache_clear()
+    # Read at the first TLS request, before anything is sent; the error names the file.
+    for mode in ("sync", "async"):
+        result = call(mode, "https://127.0.0.1:1", cancel, env={"AWS_CA_BUNDLE": str(bundle)})
+        assert isinstance(result, sib.ConfigurationError), repr(result)
+        assert str(bundle) in str(result)
 
 
 # ---------------------------------------------------------------- hostile list replies

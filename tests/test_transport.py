@@ -1489,3 +1489,20 @@ def test_the_library_clients_cookie_jar_keeps_nothing_even_set_by_hand() -> None
     with sib.ImageBuilderClient(region="us-east-1", credentials=CREDS) as client:
         assert "accept" not in client._http.headers
         assert "connection" not in client._http.headers
+
+
+@modes
+def test_a_plain_http_call_never_reads_the_ca_bundle(mode: str, tmp_path: Path) -> None:
+    """The bundle is read at the first TLS request: a garbled one does not stop plain http
+    (the stand-in), and costs a client that never speaks TLS nothing."""
+    from sigv4_imagebuilder._engines import verifying_context
+
+    verifying_context.cache_clear()
+    garbled = tmp_path / "garbled.pem"
+    garbled.write_text("-----BEGIN CERTIFICATE-----\nzz\n-----END CERTIFICATE-----\n")
+    reply = Reply(headers=[("x-amzn-RequestId", "r")], body=_CANCEL_REPLY.encode())
+    env = {"AWS_CA_BUNDLE": str(garbled), "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    with LoopbackServer(lambda request: reply) as server:
+        result = outcome(mode, server.endpoint_url, max_attempts=1, env=env)
+    assert isinstance(result, sib.CancelImageCreationResponse), result
+    assert verifying_context.cache_info().currsize == 0

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import httpx
@@ -142,18 +141,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
         self._fallback: httpx.AsyncHTTPTransport | None = None
-        self._ssl: Any = None
-
-    def _ssl_context(self) -> Any:
-        if self._ssl is None:
-            self._ssl = self._settings.ssl_context or True
-        return self._ssl
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
             limit=self._settings.max_connections,
             limit_per_host=0,
-            ssl=self._ssl_context(),
+            ssl=True,  # a CA bundle is handed to each TLS request (see handle_async_request)
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -166,7 +159,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _stock(self) -> httpx.AsyncHTTPTransport:
         if self._fallback is None:
-            self._fallback = httpx.AsyncHTTPTransport(verify=self._ssl_context())
+            self._fallback = httpx.AsyncHTTPTransport(verify=self._settings.context() or True)
         return self._fallback
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -192,6 +185,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 timeout=_timeout(phases.get("connect"), phases.get("read")),
                 proxy=proxy,
                 proxy_headers=proxy_headers,
+                # A CA bundle is read at the first TLS request, not for plain http.
+                ssl=(self._settings.context() or True) if url.scheme == "https" else True,
             )
         except _ENGINE_ERRORS as exc:
             raise map_error(exc) from None

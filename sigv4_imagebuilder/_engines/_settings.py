@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -23,37 +24,51 @@ class EngineSettings:
         ca_bundle: the CA certificates to verify servers with (``AWS_CA_BUNDLE``,
             the profile's ``ca_bundle``, ``REQUESTS_CA_BUNDLE``), or None for the
             engine's default. Verification is never turned off.
-        ssl_context: the bundle, loaded once when the settings are made
-            (:func:`verifying_context`); both engines and the hand-off use it.
         max_connections: connections kept per host, and at most in flight.
         proxies: urllib's ``getproxies()`` of the environment (``HTTP_PROXY``,
             ``HTTPS_PROXY``, ``NO_PROXY`` ...), as botocore reads them.
     """
 
     ca_bundle: str | None = None
-    ssl_context: Any = attrs.field(
-        default=attrs.Factory(lambda self: verifying_context(self.ca_bundle), takes_self=True),
-        repr=False,
-    )
     max_connections: int = 100
     proxies: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
+    def context(self) -> Any:
+        """The bundle as an ``ssl.SSLContext`` (loaded at the first TLS request), or None."""
+        return None if self.ca_bundle is None else verifying_context(self.ca_bundle)
 
-def verifying_context(path: str | None) -> Any:
-    """An ``ssl.SSLContext`` that verifies with the bundle at ``path`` alone, or None.
 
-    Loaded when the client is made, so a careless setting (a missing file, a
-    folder, an empty or garbled one) fails before anything is sent, with a
-    ``ConfigurationError`` naming the file, rather than as a TLS error on every
-    call. As in botocore, the bundle replaces the default certificates.
+def check_ca_bundle(path: str | None) -> str | None:
+    """``path`` if it names a readable file, else a ``ConfigurationError`` naming it.
+
+    Checked when the client is made, so a missing or unreadable bundle fails before
+    anything is sent. Its certificates are read at the first TLS request
+    (:func:`verifying_context`): a client that only speaks plain http (the
+    stand-in) never pays for them.
     """
     if path is None:
         return None
-    import ssl
-
     try:
         with open(path, "rb"):
             pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise ConfigurationError(f"The CA bundle {path!r} cannot be used: {why}") from None
+    return path
+
+
+@functools.lru_cache(maxsize=8)
+def verifying_context(path: str) -> Any:
+    """An ``ssl.SSLContext`` that verifies with the bundle at ``path`` alone.
+
+    Loaded once per bundle, at the first TLS request, before anything is sent:
+    a bundle with no certificate that can be read (empty, garbled) is a
+    ``ConfigurationError`` naming the file, never a retried TLS failure. As in
+    botocore, the bundle replaces the default certificates.
+    """
+    import ssl
+
+    try:
         return ssl.create_default_context(cafile=path)
     except OSError as exc:  # ssl.SSLError is an OSError too
         if isinstance(exc, ssl.SSLError):

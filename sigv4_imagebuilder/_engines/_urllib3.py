@@ -219,8 +219,8 @@ class Urllib3Transport(httpx.BaseTransport):
             "retries": False,
             "cert_reqs": "CERT_REQUIRED",
         }
-        if settings.ssl_context is not None:
-            pool["ssl_context"] = settings.ssl_context
+        if proxy is not None and settings.ca_bundle is not None:
+            pool["ssl_context"] = settings.context()  # a proxy is set up at its first use
         if proxy is None:
             return urllib3.PoolManager(**pool)
         url, auth = split_proxy_auth(proxy)
@@ -240,7 +240,7 @@ class Urllib3Transport(httpx.BaseTransport):
 
     def _stock(self) -> httpx.HTTPTransport:
         if self._fallback is None:
-            verify: Any = self._settings.ssl_context or True
+            verify: Any = self._settings.context() or True
             self._fallback = httpx.HTTPTransport(verify=verify)
         return self._fallback
 
@@ -250,8 +250,13 @@ class Urllib3Transport(httpx.BaseTransport):
         key = (url.scheme, url.host, url.port)
         pool = self._pools.get(key)
         if pool is None:
+            # A CA bundle is read at the first TLS request, not for plain http.
+            tls = url.scheme == "https" and self._settings.ca_bundle is not None
             pool = self._direct.connection_from_host(
-                url.host, url.port or DEFAULT_PORTS.get(url.scheme), url.scheme
+                url.host,
+                url.port or DEFAULT_PORTS.get(url.scheme),
+                url.scheme,
+                pool_kwargs={"ssl_context": self._settings.context()} if tls else None,
             )
             self._pools[key] = pool
         return pool
