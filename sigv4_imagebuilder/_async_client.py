@@ -10,8 +10,8 @@ import httpx
 
 from . import _transport
 from ._actions import AcquireLock, Flow, Outcome, RunBlocking, Send, Sleep
+from ._async_client_lists import AsyncLists
 from ._client_base import T, _asyncio, _BaseClient, _closed, _no_slot
-from ._client_lists import AsyncLists
 from ._errors import ImageBuilderError
 from ._flow import call_flow
 from ._models import (
