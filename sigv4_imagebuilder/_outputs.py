@@ -7,8 +7,8 @@ as received in the results' ``raw``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from ._models import (
     Ami,
@@ -230,30 +230,27 @@ def _summaries(data: Mapping[str, Any]) -> tuple[ImageSummary, ...]:
     return tuple(_summary(item, f"imageSummaryList[{i}].") for i, item in enumerate(items))
 
 
-def list_pipeline_images_output(
-    data: Mapping[str, Any], metadata: ResponseMetadata
-) -> ListImagePipelineImagesResponse:
-    """ListImagePipelineImages' reply as its result."""
-    data = freeze(data)
-    return ListImagePipelineImagesResponse(
-        image_summary_list=_summaries(data),
-        next_token=_str(data, "nextToken") or None,
-        request_id=_str(data, "requestId"),
-        metadata=metadata,
-    )
+PageT = TypeVar("PageT", ListImagePipelineImagesResponse, ListImageBuildVersionsResponse)
 
 
-def list_build_versions_output(
-    data: Mapping[str, Any], metadata: ResponseMetadata
-) -> ListImageBuildVersionsResponse:
-    """ListImageBuildVersions' reply as its result."""
-    data = freeze(data)
-    return ListImageBuildVersionsResponse(
-        image_summary_list=_summaries(data),
-        next_token=_str(data, "nextToken") or None,
-        request_id=_str(data, "requestId"),
-        metadata=metadata,
-    )
+def _page_of(page_type: type[PageT]) -> Callable[[Mapping[str, Any], ResponseMetadata], PageT]:
+    """The reader of a list operation's reply: both list operations' replies share a shape."""
+
+    def output(data: Mapping[str, Any], metadata: ResponseMetadata) -> PageT:
+        data = freeze(data)
+        return page_type(
+            image_summary_list=_summaries(data),
+            next_token=_str(data, "nextToken") or None,
+            request_id=_str(data, "requestId"),
+            metadata=metadata,
+        )
+
+    return output
+
+
+#: ListImagePipelineImages' and ListImageBuildVersions' replies as their results.
+list_pipeline_images_output = _page_of(ListImagePipelineImagesResponse)
+list_build_versions_output = _page_of(ListImageBuildVersionsResponse)
 
 
 def list_to_wire(
