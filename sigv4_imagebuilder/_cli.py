@@ -35,7 +35,7 @@ from ._cli_errors import EXIT_CONFIG, EXIT_OTHER, EXIT_SERVICE, EXIT_USAGE, exit
 from ._cli_pages import Pages, add_flags, check_flags
 from ._cli_shorthand import parse_filters
 from ._errors import ImageBuilderError, ServiceError
-from ._operations import CANCEL_IMAGE_CREATION, OPERATIONS
+from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE, OPERATIONS
 from ._output_order import in_model_order
 from ._shapes import Member, Operation
 from ._text import printable
@@ -43,6 +43,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._client import ImageBuilderClient
+    from ._models import GetImageResponse
 
 PROG = "sigv4-imagebuilder"
 EXIT_OK = 0
@@ -274,15 +275,20 @@ def _call(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Te
         return run_list(args, env, out, call)
     with make_client(args, env) as client:
         method = getattr(client, _snake(command.operation.name))
+        operation = command.operation
         try:
             response = method(**params)
         except ServiceError as exc:
-            if wait is None or not _already_cancelled(client, params, exc, err):
+            response = None if wait is None else _already_cancelled(client, params, exc, err)
+            if response is None:
                 raise
-            return EXIT_OK
-        shape = f"{command.operation.name}Response"
+            operation, wait = (
+                GET_IMAGE,
+                None,
+            )  # print the image's state instead; nothing to wait for
+        shape = f"{operation.name}Response"
         wire = in_model_order(response_to_wire(response), shape)
-        title, width = command.operation.name, terminal_width(out)
+        title, width = operation.name, terminal_width(out)
         out.write(render(wire, output, query, title=title, width=width))
         out.flush()
         if wait is None:
@@ -294,25 +300,27 @@ def _call(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Te
 
 def _already_cancelled(
     client: ImageBuilderClient, params: dict[str, Any], refused: ServiceError, err: TextIO
-) -> bool:
+) -> GetImageResponse | None:
     """``cancel-image-creation --wait`` on an image already CANCELLED: the wait is met.
 
     The service refuses to cancel an image in a terminal state; when that
     state is CANCELLED, what the user waits for has happened, so the command
-    says so on stderr and succeeds. Any other state keeps the refusal.
+    says so on stderr and succeeds, printing the image (its GetImage reply) on
+    stdout. Any other state keeps the refusal (None).
     """
     if refused.status_code != 400 or refused.code not in _TERMINAL_REFUSALS:
-        return False
+        return None
     try:
-        image = client.get_image(params["image_build_version_arn"]).image
+        current = client.get_image(params["image_build_version_arn"])
     except ImageBuilderError:
-        return False  # the refusal is the error to show
+        return None  # the refusal is the error to show
+    image = current.image
     state = image.state if image is not None else None
     if state is None or state.status != "CANCELLED":
-        return False
+        return None
     print(f"CANCELLED already; the service refused the cancel: {printable(refused.message, 300)}",
           file=err)  # fmt: skip
-    return True
+    return current
 
 
 def _params(args: argparse.Namespace, operation: Operation[Any]) -> dict[str, Any]:

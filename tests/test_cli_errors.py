@@ -7,6 +7,7 @@ looked up (``socket.getaddrinfo`` is replaced for that one name).
 from __future__ import annotations
 
 import io
+import json
 import socket
 import time
 from pathlib import Path
@@ -152,7 +153,10 @@ def test_cancel_and_wait_on_a_cancelled_image_succeeds() -> None:
         common = ("--region", "us-east-1", "--endpoint-url", server.endpoint_url)
         code, out, err = run("cancel-image-creation", "--image-build-version-arn", ARN,
                              *common, "--wait")  # fmt: skip
-        assert (code, out) == (0, "")
+        assert code == 0 and json.loads(out)["image"]["state"]["status"] == "CANCELLED"
+        code, out, _ = run("cancel-image-creation", "--image-build-version-arn", ARN, *common,
+                           "--wait", "--query", "image.state.status", "--output", "text")  # fmt: skip
+        assert (code, out) == (0, "CANCELLED\n")
         assert err == (
             "CANCELLED already; the service refused the cancel: The image is in a terminal "
             "state (CANCELLED) and cannot be cancelled.\n"
