@@ -79,7 +79,9 @@ class Progress:
     def __call__(self, outcomes: Sequence[BuildCancelOutcome]) -> None:
         # The client's report is a tuple that names what changed (ProgressReport):
         # a display shows that one, not a comparison of every image each time.
-        before, self._latest = self._latest, tuple(outcomes)
+        # A report is a tuple already: kept as it is, not copied on every change.
+        latest = outcomes if isinstance(outcomes, tuple) else tuple(outcomes)
+        before, self._latest = self._latest, latest
         self._show(before, self._latest, getattr(outcomes, "changed", _UNKNOWN))
 
     def _show(

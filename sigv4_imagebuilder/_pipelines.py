@@ -24,6 +24,7 @@ from ._errors import (
 from ._flow import CallContext, call_flow
 from ._models import BuildCancelOutcome, ImageSummary
 from ._operations import CANCEL_IMAGE_CREATION, GET_IMAGE, LIST_IMAGE_PIPELINE_IMAGES
+from ._options import check_max_concurrency
 from ._protocol import validate_input
 from ._shapes import Operation
 from ._waiters import IMAGE_CANCELLED, wait_flow
@@ -111,12 +112,9 @@ def pipeline_params(image_pipeline_arn: object) -> dict[str, object]:
 
 
 def check_concurrency(value: object, default: int) -> int:
-    """``max_concurrency``: None for ``default``, else an int of at least 1."""
-    if value is None:
-        return default
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ParamValidationError("max_concurrency", "must be an int of at least 1", value)
-    return value
+    """``max_concurrency``, checked as the client's own: None for ``default``."""
+    checked = check_max_concurrency(value)
+    return default if checked is None else checked
 
 
 def cancel_build_flow(
