@@ -107,7 +107,7 @@ class AsyncLists:
         page_size: int | None = None,
     ) -> AsyncIterator[ImageSummary]:
         """Every build of an image version, for ``async for``; see
-        :meth:`ImageBuilderClient.paginate_image_pipeline_images`."""
+        :meth:`ImageBuilderClient.paginate_image_build_versions`."""
         from . import _pipelines
 
         params = {"image_version_arn": image_version_arn, "filters": filters}
