@@ -25,13 +25,12 @@ import functools
 import logging
 import re
 import time
-from typing import TYPE_CHECKING
 
 import httpx
 
 from ._actions import Outcome, Send
 from ._body import BoundedBody
-from ._engines import DEADLINE_EXTENSION
+from ._engines import DEADLINE_EXTENSION, EngineProtocolError
 from ._errors import (
     ConfigurationError,
     ConnectError,
@@ -42,10 +41,6 @@ from ._errors import (
 )
 from ._http import HttpResponse
 from ._text import printable
-
-if TYPE_CHECKING:
-    pass
-
 
 _LOCAL_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
@@ -71,9 +66,16 @@ def map_transport_error(exc: Exception) -> ImageBuilderError:
         error = TransportTimeoutError(f"timed out: {type(exc).__name__}: {exc}")
     elif isinstance(exc, httpx.ConnectError):
         error = ConnectError(f"could not connect: {exc}")
+    elif isinstance(exc, httpx.ProxyError):  # the request never reached the endpoint
+        error = ConnectError(f"could not connect through the proxy: {exc}")
     elif isinstance(exc, OSError) and not isinstance(exc, httpx.HTTPError):
         # Only from older httpcore: a raw socket or TLS failure while connecting.
         error = ConnectError(f"could not connect: {type(exc).__name__}: {exc}")
+    elif isinstance(exc, EngineProtocolError):
+        # The adapter's own words, shown whole; chained as a copy, as the one
+        # raised keeps the engine's error (quoting the reply) as its context.
+        error = ConnectionClosedError(f"connection closed before a complete response: {exc}")
+        exc = EngineProtocolError(str(exc))
     elif isinstance(exc, httpx.RemoteProtocolError):
         # h11's text quotes the offending line of the reply, which a hostile
         # server can fill with what we sent it (the signature, the token):

@@ -19,6 +19,7 @@ import httpx
 
 from ._settings import (
     DEADLINE_EXTENSION,
+    EngineProtocolError,
     EngineSettings,
     basic_auth,
     check_ca_bundle,
@@ -104,6 +105,7 @@ class LazyAiohttpTransport(httpx.AsyncBaseTransport):
 
 __all__ = [
     "DEADLINE_EXTENSION",
+    "EngineProtocolError",
     "EngineSettings",
     "LazyAiohttpTransport",
     "OwnAsyncClient",

@@ -11,13 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import weakref
 from collections.abc import AsyncIterator
 
 import aiohttp
 import httpx
 import yarl
 
-from ._settings import EngineSettings, basic_auth, proxy_for, split_proxy_auth
+from ._settings import (
+    EngineProtocolError,
+    EngineSettings,
+    basic_auth,
+    name_the_proxy,
+    proxy_for,
+    split_proxy_auth,
+)
 from ._watch import watched_async
 
 
@@ -56,10 +64,16 @@ async def _no_resend(
         raise _Dropped(exc) from None
 
 
+class _ClientClosed(aiohttp.ClientConnectionError):
+    """Handed to a reply still being read when the transport is closed."""
+
+
 def map_error(exc: BaseException) -> httpx.HTTPError | httpx.InvalidURL:
     """aiohttp's exception as httpx's; the caller raises it ``from None``."""
     if isinstance(exc, _Dropped):
         exc = exc.dropped
+    if isinstance(exc, _ClientClosed):
+        return httpx.ReadError("the client was closed while the reply was read")
     if isinstance(exc, (aiohttp.InvalidURL, UnicodeError)):
         return httpx.InvalidURL("the URL's host is not valid")
     if isinstance(exc, aiohttp.NonHttpUrlClientError):
@@ -68,18 +82,22 @@ def map_error(exc: BaseException) -> httpx.HTTPError | httpx.InvalidURL:
         return httpx.ConnectTimeout("timed out connecting")
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
         return httpx.ReadTimeout("timed out reading the reply")
-    if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError)):
-        return httpx.ProxyError(f"the proxy failed: {_why(exc)}")
+    if isinstance(exc, aiohttp.ClientHttpProxyError):  # the proxy's answer to CONNECT
+        return httpx.ProxyError(f"the proxy answered {exc.status}")
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return httpx.ProxyError(_why(exc))
+    if isinstance(exc, aiohttp.ClientResponseError) and exc.request_info.method == "CONNECT":
+        return httpx.ProxyError("the proxy's answer to CONNECT is not HTTP/1.1")
     if isinstance(exc, aiohttp.ClientSSLError):
         return httpx.ConnectError(f"TLS failed: {_why(exc)}")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return httpx.ConnectError(_why(exc))
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
-        return httpx.RemoteProtocolError(f"the reply broke off ({type(exc).__name__})")
+        return EngineProtocolError(f"the reply broke off ({type(exc).__name__})")
     if isinstance(exc, aiohttp.ClientResponseError):
         # aiohttp's parser quotes the reply's bad line, which a hostile server
         # can fill with what we sent it: only the type name is kept.
-        return httpx.RemoteProtocolError(f"the reply is not HTTP/1.1 ({type(exc).__name__})")
+        return EngineProtocolError(f"the reply is not HTTP/1.1 ({type(exc).__name__})")
     if isinstance(exc, ValueError):
         # aiohttp refuses a header with a control character before sending it:
         # a local refusal, as httpx's own, never retried. Its text is not kept.
@@ -111,8 +129,11 @@ def _timeout(connect: float | None, read: float | None) -> aiohttp.ClientTimeout
 
 
 class _Stream(httpx.AsyncByteStream):
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(
+        self, response: aiohttp.ClientResponse, reading: weakref.WeakSet[aiohttp.ClientResponse]
+    ) -> None:
         self._response = response
+        self._reading = reading
         self._done = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -124,6 +145,7 @@ class _Stream(httpx.AsyncByteStream):
         self._done = True
 
     async def aclose(self) -> None:
+        self._reading.discard(self._response)
         if self._done:
             self._response.release()
         else:
@@ -141,6 +163,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
         self._fallback: httpx.AsyncHTTPTransport | None = None
+        # Replies whose body is still being read: closing the session alone
+        # would leave their readers waiting (see aclose).
+        self._reading: weakref.WeakSet[aiohttp.ClientResponse] = weakref.WeakSet()
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -169,11 +194,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         phases = request.extensions.get("timeout", {})
         url = request.url
         proxies = self._settings.proxies
-        proxy = proxy_for(url.scheme, url.host, proxies) if proxies else None
+        proxy = proxy_for(url.scheme, url.host, url.port, proxies) if proxies else None
         proxy_headers = None
         if proxy is not None:
             proxy, auth = split_proxy_auth(proxy)
             proxy_headers = {"Proxy-Authorization": basic_auth(*auth)} if auth else None
+        tls = url.scheme == "https" or (proxy is not None and proxy.startswith("https:"))
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         try:
             response = await session.request(
@@ -185,11 +211,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 timeout=_timeout(phases.get("connect"), phases.get("read")),
                 proxy=proxy,
                 proxy_headers=proxy_headers,
-                # A CA bundle is read at the first TLS request, not for plain http.
-                ssl=(self._settings.context() or True) if url.scheme == "https" else True,
+                # A CA bundle is read at the first TLS request (to the endpoint or
+                # to an https:// proxy), not for plain http.
+                ssl=(self._settings.context() or True) if tls else True,
             )
         except _ENGINE_ERRORS as exc:
-            raise map_error(exc) from None
+            raise name_the_proxy(map_error(exc), proxy) from None
+        self._reading.add(response)
         length = response.content_length
         if (
             length is not None
@@ -203,6 +231,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             except _ENGINE_ERRORS as exc:
                 response.close()
                 raise map_error(exc) from None
+            finally:
+                self._reading.discard(response)
             return httpx.Response(
                 status_code=response.status,
                 headers=response.raw_headers,
@@ -212,11 +242,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
-            stream=_Stream(response),
+            stream=_Stream(response, self._reading),
             extensions={"http_version": b"HTTP/1.1"},
         )
 
     async def aclose(self) -> None:
+        # aiohttp drops a connection's reader when the session closes it, so a
+        # task reading a reply would wait for ever: hand each an error first.
+        for response in list(self._reading):
+            response.content.set_exception(_ClientClosed())
+            response.close()
+        self._reading.clear()
         session, self._session = self._session, None
         if session is not None:
             with contextlib.suppress(RuntimeError):  # a loop that is gone took them with it

@@ -8,12 +8,21 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
+import httpx
 
 from .._errors import ConfigurationError
 
 #: ``request.extensions`` key: the ``time.monotonic()`` instant an attempt must
 #: end by. The sync engine gives connect and read what is left of it.
 DEADLINE_EXTENSION = "sigv4_imagebuilder.deadline"
+
+
+class EngineProtocolError(httpx.RemoteProtocolError):
+    """A reply that broke off or is not HTTP/1.1, in the adapter's own words.
+
+    Its text quotes nothing a server sent, so it is shown whole; httpcore's and
+    h11's own texts are cut to their first clause (see ``_transport``).
+    """
 
 
 @attrs.frozen(kw_only=True)
@@ -107,14 +116,17 @@ def check_proxies(proxies: Mapping[str, str]) -> Mapping[str, str]:
     return proxies
 
 
-def proxy_for(scheme: str, host: str, proxies: Mapping[str, str]) -> str | None:
-    """The proxy URL for a request to ``host`` over ``scheme``, or None for a direct one.
+def proxy_for(scheme: str, host: str, port: int | None, proxies: Mapping[str, str]) -> str | None:
+    """The proxy URL for a request to ``host:port`` over ``scheme``, or None for a direct one.
 
-    ``NO_PROXY`` is honoured as urllib (and so botocore) reads it.
+    ``NO_PROXY`` is honoured as urllib (and so botocore) reads it: an entry may name
+    the host, a domain it ends in, or the host with its port.
 
     Example:
-        >>> proxy_for("https", "example.com", {"https": "http://p:3128", "no": "example.com"})
-        >>> proxy_for("https", "api.example", {"https": "http://p:3128"})
+        >>> proxies = {"https": "http://p:3128", "no": "example.com,api.example:8443"}
+        >>> proxy_for("https", "example.com", None, proxies)
+        >>> proxy_for("https", "api.example", 8443, proxies)
+        >>> proxy_for("https", "api.example", 9443, proxies)
         'http://p:3128'
     """
     proxy = proxies.get(scheme) or proxies.get("all")
@@ -122,8 +134,12 @@ def proxy_for(scheme: str, host: str, proxies: Mapping[str, str]) -> str | None:
         return None
     import urllib.request  # http.client, email...: only once a proxy is set
 
-    # In every CPython 3, though typeshed does not list it; NO_PROXY as urllib reads it.
-    if urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
+    # In every CPython 3, though typeshed does not list it. botocore asks with the
+    # URL's netloc, so "host:port" entries match; the bare host is asked too, as an
+    # IPv6 literal's netloc has brackets that a NO_PROXY entry does not.
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    netloc = f"[{host}]" if ":" in host else host
+    if bypass(host, proxies) or (port is not None and bypass(f"{netloc}:{port}", proxies)):
         return None
     # "proxy:3128" with no scheme is an http proxy, as urllib3 and requests read it.
     return proxy if "://" in proxy else f"http://{proxy}"
@@ -165,22 +181,47 @@ def split_proxy_auth(proxy: str) -> tuple[str, tuple[str, str] | None]:
     return bare, (unquote(parts.username), unquote(parts.password or ""))
 
 
+def name_the_proxy(error: Exception, proxy: str | None) -> Exception:
+    """``error`` (an httpx exception) with the proxy named in its text, if one was used.
+
+    Only the proxy's scheme, host and port: never its user, password or path.
+
+    Example:
+        >>> name_the_proxy(ValueError("timed out"), "http://me:pw@proxy:3128/x")
+        ValueError('timed out (via the proxy http://proxy:3128)')
+    """
+    if proxy is None:
+        return error
+    parts = urlsplit(proxy)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    return type(error)(f"{error} (via the proxy {parts.scheme}://{host}:{parts.port})")
+
+
 def environment_proxies(env: Mapping[str, str]) -> dict[str, str]:
     """The proxies ``env`` names, read as urllib's ``getproxies_environment()`` reads them.
 
-    From the client's own environment mapping (``env=``), not only ``os.environ``;
-    a lower-case variable wins over its upper-case twin.
+    From the client's own environment mapping (``env=``), not only ``os.environ``.
+    A variable whose name ends in lower-case ``_proxy`` wins over its upper-case
+    twin, and when set but empty it cancels that twin.
 
     Example:
         >>> environment_proxies({"HTTPS_PROXY": "http://p:3128", "no_proxy": "localhost"})
         {'https': 'http://p:3128', 'no': 'localhost'}
+        >>> environment_proxies({"HTTP_PROXY": "http://p:3128", "http_proxy": ""})
+        {}
     """
     found: dict[str, str] = {}
-    for lower_first in (False, True):
-        for name, value in env.items():
-            low = name.lower()
-            if value and low.endswith("_proxy") and (name == low) == lower_first:
-                found[low[: -len("_proxy")]] = value
+    for name, value in env.items():
+        if value and name.lower().endswith("_proxy"):
+            found[name[:-6].lower()] = value
     if "REQUEST_METHOD" in env:
         found.pop("http", None)  # CGI: HTTP_PROXY may be a request header (httpoxy)
+    for name, value in env.items():
+        if name.endswith("_proxy"):
+            if value:
+                found[name[:-6].lower()] = value
+            else:
+                found.pop(name[:-6].lower(), None)
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import http.client
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -34,8 +35,10 @@ from urllib3.exceptions import (
 from .._http import DEFAULT_PORTS
 from ._settings import (
     DEADLINE_EXTENSION,
+    EngineProtocolError,
     EngineSettings,
     basic_auth,
+    name_the_proxy,
     proxy_for,
     split_proxy_auth,
 )
@@ -74,14 +77,30 @@ def _why(exc: BaseException) -> str:
     while inner is not None:
         if isinstance(inner, OSError) and inner.strerror:
             return f"{type(inner).__name__}: {inner.strerror}"
-        if isinstance(inner, ProtocolError) and len(inner.args) > 1:
-            cause = inner.args[1]
-            inner = cause if isinstance(cause, BaseException) else None
-            continue
-        inner = inner.__cause__ or inner.__context__
-    cause = exc.args[1] if isinstance(exc, ProtocolError) and len(exc.args) > 1 else None
-    name = type(cause).__name__ if isinstance(cause, BaseException) else type(exc).__name__
-    return name
+        wrapped = _wrapped(inner)
+        inner = wrapped or inner.__cause__ or inner.__context__
+    wrapped = _wrapped(exc)
+    return type(wrapped or exc).__name__
+
+
+def _tunnel_status(exc: BaseException) -> str | None:
+    # http.client refuses a CONNECT answered other than 2xx with an OSError
+    # whose text holds the status and the proxy's reason phrase: the status
+    # (three digits) alone is kept.
+    inner = _wrapped(exc)
+    if isinstance(inner, OSError) and inner.args and isinstance(inner.args[0], str):
+        found = re.match(r"Tunnel connection failed: ([1-5][0-9][0-9])\b", inner.args[0])
+        return found.group(1) if found else None
+    return None
+
+
+def _wrapped(exc: BaseException) -> BaseException | None:
+    # urllib3's ProtocolError and ProxyError carry the error they stand for as
+    # their second argument.
+    if isinstance(exc, (ProtocolError, ProxyError)) and len(exc.args) > 1:
+        inner = exc.args[1]
+        return inner if isinstance(inner, BaseException) else None
+    return None
 
 
 def map_error(exc: Exception) -> httpx.HTTPError | httpx.InvalidURL:
@@ -91,7 +110,8 @@ def map_error(exc: Exception) -> httpx.HTTPError | httpx.InvalidURL:
     if isinstance(exc, LocationValueError):
         return httpx.InvalidURL("the URL's host is not valid")
     if isinstance(exc, ProxyError):
-        return httpx.ProxyError(f"the proxy failed: {_why(exc)}")
+        status = _tunnel_status(exc)
+        return httpx.ProxyError(f"the proxy answered {status}" if status else _why(exc))
     if isinstance(exc, SSLError):
         return httpx.ConnectError(f"TLS failed: {_why(exc)}")
     if isinstance(exc, NewConnectionError):  # before ConnectTimeoutError, its base
@@ -114,7 +134,7 @@ def map_error(exc: Exception) -> httpx.HTTPError | httpx.InvalidURL:
     if isinstance(exc, (ProtocolError, InvalidHeader, http.client.HTTPException)):
         # http.client's own texts quote the reply's bad line, which a hostile
         # server can fill with what we sent it: only type names are kept.
-        return httpx.RemoteProtocolError(f"the reply broke off or is not HTTP/1.1 ({_why(exc)})")
+        return EngineProtocolError(f"the reply broke off or is not HTTP/1.1 ({_why(exc)})")
     if isinstance(exc, OSError):
         return httpx.ReadError(_why(exc))
     return httpx.TransportError(f"urllib3 failed: {type(exc).__name__}")
@@ -155,7 +175,7 @@ class _Stream(httpx.SyncByteStream):
                 self._bound_next_read()
                 chunk = response.read1(min(_CHUNK, length), decode_content=False)
                 if not chunk:
-                    raise httpx.RemoteProtocolError("the reply broke off (IncompleteRead)")
+                    raise EngineProtocolError("the reply broke off (IncompleteRead)")
                 chunks.append(chunk)
                 length -= len(chunk)
         except (HTTPError, http.client.HTTPException, OSError) as exc:
@@ -225,11 +245,12 @@ class Urllib3Transport(httpx.BaseTransport):
             return urllib3.PoolManager(**pool)
         url, auth = split_proxy_auth(proxy)
         headers = {"Proxy-Authorization": basic_auth(*auth)} if auth else None
-        return urllib3.ProxyManager(url, proxy_headers=headers, **pool)
+        # The TLS leg to an https:// proxy is verified with the bundle too.
+        return urllib3.ProxyManager(
+            url, proxy_headers=headers, proxy_ssl_context=settings.context(), **pool
+        )
 
-    def _for(self, url: httpx.URL) -> Any:
-        proxies = self._settings.proxies
-        proxy = proxy_for(url.scheme, url.host, proxies) if proxies else None
+    def _for(self, url: httpx.URL, proxy: str | None) -> Any:
         if proxy is None:
             return self._direct
         manager = self._proxied.get(proxy)
@@ -288,8 +309,10 @@ class Urllib3Transport(httpx.BaseTransport):
             "decode_content": False,
             "timeout": _timeout(connect, read),
         }
+        proxies = self._settings.proxies
+        proxy = proxy_for(url.scheme, url.host, url.port, proxies) if proxies else None
         try:
-            manager = self._for(url)
+            manager = self._for(url, proxy)
             if manager is self._direct and url.scheme in DEFAULT_PORTS:
                 try:
                     response = self._pool(url).urlopen(
@@ -308,13 +331,13 @@ class Urllib3Transport(httpx.BaseTransport):
             if isinstance(exc, ValueError) and not isinstance(exc, HTTPError):
                 # http.client's text quotes the header, which may hold a credential.
                 raise httpx.LocalProtocolError("a header name or value is not valid HTTP") from None
-            raise map_error(exc) from None
+            raise name_the_proxy(map_error(exc), proxy) from None
         if response.status < 200:
             # http.client skips only 100 Continue: another 1xx (103 Early Hints)
             # would pass for the final reply, with the real one left unread.
             response.close()
             response.release_conn()
-            raise httpx.RemoteProtocolError("an informational (1xx) reply other than 100")
+            raise EngineProtocolError("an informational (1xx) reply other than 100")
         # http.client read the header bytes as latin-1: give httpx those bytes
         # back (httpx would encode a str as ASCII and fail on any other byte).
         reply_headers = [
