@@ -1,13 +1,21 @@
-"""The engines' proxy settings against the readers botocore uses: urllib's and botocore's own."""
+"""The engines' settings: proxies read as urllib and botocore read them, and followed by the
+credential sources' own requests, as the CA bundle is."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import urllib.request
+from typing import Any
 
 import pytest
 from botocore.utils import should_bypass_proxies
+from conftest import ARN
+from test_engine_urllib3 import CA, NO_ENV, Peer, Server, cancel_reply, free_port, reply
+from test_engine_urllib3 import _server_tls as _tls
 
+import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._engines import environment_proxies, proxy_for
 
 ENVIRONMENTS = [
@@ -69,3 +77,88 @@ def test_no_proxy_is_matched_as_botocore_matches_it(
         assert bypassed and not should_bypass_proxies(url)
     else:
         assert bypassed == should_bypass_proxies(url)
+
+
+# --------------------------------------------------------------------------- the credential
+# sources' own requests (container, IMDS, STS) go through the client that makes them, so they
+# follow its CA bundle and its proxies; over real sockets, both clients.
+
+CONTAINER_CREDS = json.dumps(
+    {
+        "AccessKeyId": "ASIAFROMCONTAINER",
+        "SecretAccessKey": "container-secret",
+        "Token": "container-token",
+        "Expiration": "2099-01-01T00:00:00Z",
+    }
+).encode()
+
+
+def _serving_credentials(peer: Peer, index: int, server: Server) -> None:
+    while (request := peer.request()) is not None:
+        server.record(request)
+        if b"/creds" in request.split(b"\r\n", 1)[0]:
+            peer.send(reply(CONTAINER_CREDS, b"Content-Type: application/json"))
+        else:
+            peer.send(cancel_reply())
+
+
+def _cancel_without_credentials(mode: str, endpoint: str, env: dict[str, str]) -> Any:
+    options: dict[str, Any] = {
+        "region": "us-east-1",
+        "endpoint_url": endpoint,
+        "env": env,
+        "max_attempts": 1,
+    }
+    try:
+        if mode == "sync":
+            with sib.ImageBuilderClient(**options) as client:
+                return client.cancel_image_creation(ARN)
+
+        async def go() -> Any:
+            async with sib.AsyncImageBuilderClient(**options) as client:
+                return await client.cancel_image_creation(ARN)
+
+        return asyncio.run(go())
+    except sib.ImageBuilderError as exc:
+        return exc
+
+
+def _signed_by(request: bytes) -> bool:
+    return b"Credential=ASIAFROMCONTAINER/" in request
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("bundle", [True, False], ids=["bundle", "no-bundle"])
+def test_container_credentials_over_https_are_verified_with_the_ca_bundle(
+    mode: str, bundle: bool
+) -> None:
+    container = Server(lambda peer, index: _serving_credentials(peer, index, container), _tls())
+    with container, Server() as api:
+        env = {**NO_ENV, "AWS_CONTAINER_CREDENTIALS_FULL_URI": container.url + "/creds"}
+        if bundle:
+            env["AWS_CA_BUNDLE"] = CA
+        result = _cancel_without_credentials(mode, api.url, env)
+    if bundle:
+        assert isinstance(result, sib.CancelImageCreationResponse), repr(result)
+        assert len(api.requests) == 1 and _signed_by(api.requests[0])
+    else:  # the test CA is not in the system's store: refused, and nothing signed is sent
+        assert isinstance(result, sib.CredentialRetrievalError), repr(result)
+        assert "CERTIFICATE_VERIFY_FAILED" in str(result)
+        assert container.requests == [] and api.requests == []
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_container_credentials_go_through_the_environment_proxy(mode: str) -> None:
+    # The proxy answers both requests itself; the container endpoint has no listener.
+    proxy = Server(lambda peer, index: _serving_credentials(peer, index, proxy))
+    container = f"http://127.0.0.1:{free_port()}/creds"
+    with proxy, Server() as api:
+        env = {**NO_ENV, "HTTP_PROXY": proxy.url, "AWS_CONTAINER_CREDENTIALS_FULL_URI": container}
+        result = _cancel_without_credentials(mode, api.url, env)
+    assert isinstance(result, sib.CancelImageCreationResponse), repr(result)
+    lines = [request.split(b"\r\n", 1)[0] for request in proxy.requests]
+    assert lines == [
+        b"GET " + container.encode() + b" HTTP/1.1",
+        b"PUT " + api.url.encode() + b"/CancelImageCreation HTTP/1.1",
+    ]
+    assert _signed_by(proxy.requests[1]) and api.requests == []
