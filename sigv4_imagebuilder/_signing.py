@@ -6,10 +6,12 @@ correction and tests need no patching of botocore globals. The signing key is
 derived once per (secret, date, region, service) instead of on every request,
 and cached under a SHA-256 digest of the secret, never the secret itself.
 
-Every use of botocore's private API (the overridden ``headers_to_sign`` and
-``signature``, and ``_modify_request_before_signing``, ``_sign``,
-``_inject_signature_to_request``) is in :func:`_signer_class` and
-:func:`_run_signer`; all of them exist unchanged from botocore 1.31 on.
+Only botocore's public API is used: ``SigV4Auth``'s ``canonical_request``,
+``string_to_sign``, ``scope``, ``signed_headers`` and ``headers_to_sign`` (the
+last and ``signature`` overridden), unchanged from botocore 1.31 on. The steps
+``add_auth`` takes around them (the ``X-Amz-Date`` and session-token headers,
+the ``Authorization`` header's layout) are SigV4's, written here; the tests
+check every signature against ``SigV4Auth.add_auth``'s.
 """
 
 from __future__ import annotations
@@ -84,8 +86,7 @@ def signing_key(
 
     The cache is keyed by a digest of the secret, so no plaintext secret
     outlives the credentials that carried it. ``hmac_sha256(key, msg)`` is
-    the step the derivation chains; the signer passes botocore's own
-    (``SigV4Auth._sign``), as ``SigV4Auth.signature`` would use.
+    the step the derivation chains (HMAC-SHA256, as SigV4 defines it).
     """
     cache_key = (hashlib.sha256(secret.encode()).digest(), datestamp, region, service)
     key = _key_cache.get(cache_key)
@@ -119,7 +120,10 @@ def _signer_class() -> type[SigV4Auth]:
                     the signing time. Every request we sign carries ``Host``.
                     """
 
-                    _key: tuple[str, bytes] = ("", b"")
+                    # (date, signing key): one signer per credentials, one key a day.
+                    # Names of our own, apart from botocore's attributes.
+                    sib_day_key: tuple[str, bytes] = ("", b"")
+                    sib_scope: tuple[str, str] = ("", "")
 
                     def headers_to_sign(self, request: Any) -> _HeaderMap:
                         # botocore asks three times per request (canonical headers,
@@ -137,17 +141,14 @@ def _signer_class() -> type[SigV4Auth]:
 
                     def signature(self, string_to_sign: str, request: Any) -> str:
                         datestamp = request.context["timestamp"][0:8]
-                        day, key = self._key  # one signer per credentials: one key a day
+                        day, key = self.sib_day_key
                         if day != datestamp:
+                            region, service = self.sib_scope
                             key = signing_key(
-                                self.credentials.secret_key,
-                                datestamp,
-                                self._region_name,
-                                self._service_name,
-                                self._sign,
+                                self.credentials.secret_key, datestamp, region, service
                             )
-                            self._key = (datestamp, key)
-                        return str(self._sign(key, string_to_sign, hex=True))
+                            self.sib_day_key = (datestamp, key)
+                        return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
                 _signer = CachedKeySigV4Auth
     return _signer
@@ -181,18 +182,30 @@ def _signer_for(credentials: Credentials, region: str, service: str) -> SigV4Aut
             service,
             region,
         )
+        signer.sib_scope = (region, service)
         by_scope[(region, service)] = signer
     return signer
 
 
-def _run_signer(signer: SigV4Auth, req: _SigningRequest) -> None:
-    # The same steps as SigV4Auth.add_auth (botocore 1.31 to today), minus its
-    # call to the wall clock: the timestamp is already in req.context.
-    signer._modify_request_before_signing(req)  # adds X-Amz-Date, the token
+def _run_signer(signer: SigV4Auth, req: _SigningRequest, token: str | None) -> None:
+    # SigV4Auth.add_auth's steps, minus its call to the wall clock (the
+    # timestamp is already in req.context): the date and token headers are
+    # signed, then the Authorization header carries the scope, the signed
+    # headers' names and the signature.
+    headers = req.headers
+    for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
+        headers.pop(name, None)
+    headers["X-Amz-Date"] = req.context["timestamp"]
+    if token:
+        headers["X-Amz-Security-Token"] = token
     canonical_request = signer.canonical_request(req)
     string_to_sign = signer.string_to_sign(req, canonical_request)
     signature = signer.signature(string_to_sign, req)
-    signer._inject_signature_to_request(req, signature)  # sets Authorization
+    signed = signer.signed_headers(signer.headers_to_sign(req))
+    headers["Authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={signer.scope(req)}, "
+        f"SignedHeaders={signed}, Signature={signature}"
+    )
 
 
 def sign(
@@ -225,7 +238,7 @@ def sign(
     req.context["timestamp"] = (
         f"{now.year:04d}{now.month:02d}{now.day:02d}T{now.hour:02d}{now.minute:02d}{now.second:02d}Z"
     )
-    _run_signer(signer, req)
+    _run_signer(signer, req, credentials.session_token)
     return HttpRequest(
         method=request.method,
         url=request.url,

@@ -9,11 +9,13 @@ CPU per async call (encode/httpcore#1103).
 
 from __future__ import annotations
 
+import ast
 import builtins
 import json
 import re
 from collections.abc import Iterator
 from importlib.metadata import requires
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -92,3 +94,36 @@ async def test_async_calls_over_a_socket_never_retry_a_failing_sniffio_import(
                 assert result.image_build_version_arn == ARN
     assert sniffio_imports, "the calls never reached httpcore's async machinery"
     assert all(sniffio_imports)
+
+
+def test_no_runtime_module_reads_a_private_attribute_of_a_dependency() -> None:
+    # Every ``x._name`` the package reads (its testing kit aside) names something the
+    # package itself defines: a module, function, class, attribute or slot of its own.
+    # A private name of httpx, urllib3, aiohttp or botocore would be none of those.
+    root = Path(sib.__file__).parent
+    files = list(root.rglob("*.py"))
+    ours: set[str] = set()
+    for path in files:
+        ours.add(path.stem)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                ours.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                ours.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                ours.add(node.id)
+            elif isinstance(node, ast.alias):
+                ours.add((node.asname or node.name).split(".")[0])
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                ours.add(node.value)  # __slots__ and attrs field names
+    foreign = [
+        f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)}"
+        for path in files
+        if "testing" not in path.parts
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and node.attr not in ours
+    ]
+    assert foreign == []

@@ -224,28 +224,27 @@ def test_credentials_that_cannot_be_cached_still_sign_alike() -> None:
     assert sign(unsigned, odd, region="us-east-1", now=WHEN) == plain
 
 
-def test_the_signing_key_is_derived_with_botocores_hmac_step(
+def test_botocore_builds_the_canonical_request_and_the_string_to_sign(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The whole signature, key derivation included, is botocore's SigV4 code:
-    # only its result is cached.
+    # SigV4's canonical request and string to sign are botocore's public
+    # SigV4Auth methods, once per request; only the signing key is cached.
     from botocore.auth import SigV4Auth
 
-    from sigv4_imagebuilder import _signing
+    seen: list[str] = []
+    for name in ("canonical_request", "string_to_sign", "scope"):
+        original = getattr(SigV4Auth, name)
 
-    calls: list[str] = []
-    original = SigV4Auth._sign
+        def spy(self: Any, *args: Any, _name: str = name, _original: Any = original) -> Any:
+            seen.append(_name)
+            return _original(self, *args)
 
-    def counting(self: Any, key: bytes, msg: str, hex: bool = False) -> Any:
-        calls.append(msg if len(msg) < 40 else "string to sign")
-        return original(self, key, msg, hex=hex)
-
-    monkeypatch.setattr(SigV4Auth, "_sign", counting)
-    monkeypatch.setattr(_signing, "_key_cache", {})
+        monkeypatch.setattr(SigV4Auth, name, spy)
     credentials = sib.Credentials("AKIDFRESH", "a-secret-never-used-before")
     unsigned = build_request("https://imagebuilder.us-east-1.amazonaws.com", b"{}")
-    sign(unsigned, credentials, region="us-east-1", now=WHEN)
-    assert calls == ["20150830", "us-east-1", "imagebuilder", "aws4_request", "string to sign"]
-    calls.clear()
-    sign(unsigned, credentials, region="us-east-1", now=WHEN)
-    assert calls == ["string to sign"]  # the key is cached, the signature is not
+    signed = sign(unsigned, credentials, region="us-east-1", now=WHEN)
+    assert seen.count("canonical_request") == 1 and seen.count("string_to_sign") == 1
+    assert "scope" in seen
+    assert dict(signed.headers)["Authorization"].startswith(
+        "AWS4-HMAC-SHA256 Credential=AKIDFRESH/20150830/us-east-1/imagebuilder/aws4_request, "
+    )
