@@ -24,7 +24,9 @@ class Partition:
     """One AWS partition: which regions it holds and how its hosts are named."""
 
     name: str
-    region_regex: re.Pattern[str]
+    #: Compiled when first tried (by ``re``'s cache): a region of the first
+    #: partition never pays for the other seven.
+    region_regex: str
     dns_suffix: str
     dual_stack_dns_suffix: str | None
     supports_fips: bool = True
@@ -35,49 +37,49 @@ class Partition:
 PARTITIONS: tuple[Partition, ...] = (
     Partition(
         name="aws",
-        region_regex=re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$"),
+        region_regex=r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$",
         dns_suffix="amazonaws.com",
         dual_stack_dns_suffix="api.aws",
     ),
     Partition(
         name="aws-cn",
-        region_regex=re.compile(r"^cn\-\w+\-\d+$"),
+        region_regex=r"^cn\-\w+\-\d+$",
         dns_suffix="amazonaws.com.cn",
         dual_stack_dns_suffix="api.amazonwebservices.com.cn",
     ),
     Partition(
         name="aws-us-gov",
-        region_regex=re.compile(r"^us\-gov\-\w+\-\d+$"),
+        region_regex=r"^us\-gov\-\w+\-\d+$",
         dns_suffix="amazonaws.com",
         dual_stack_dns_suffix="api.aws",
     ),
     Partition(
         name="aws-iso",
-        region_regex=re.compile(r"^us\-iso\-\w+\-\d+$"),
+        region_regex=r"^us\-iso\-\w+\-\d+$",
         dns_suffix="c2s.ic.gov",
         dual_stack_dns_suffix="api.aws.ic.gov",
     ),
     Partition(
         name="aws-iso-b",
-        region_regex=re.compile(r"^us\-isob\-\w+\-\d+$"),
+        region_regex=r"^us\-isob\-\w+\-\d+$",
         dns_suffix="sc2s.sgov.gov",
         dual_stack_dns_suffix="api.aws.scloud",
     ),
     Partition(
         name="aws-iso-e",
-        region_regex=re.compile(r"^eu\-isoe\-\w+\-\d+$"),
+        region_regex=r"^eu\-isoe\-\w+\-\d+$",
         dns_suffix="cloud.adc-e.uk",
         dual_stack_dns_suffix="api.cloud-aws.adc-e.uk",
     ),
     Partition(
         name="aws-iso-f",
-        region_regex=re.compile(r"^us\-isof\-\w+\-\d+$"),
+        region_regex=r"^us\-isof\-\w+\-\d+$",
         dns_suffix="csp.hci.ic.gov",
         dual_stack_dns_suffix="api.aws.hci.ic.gov",
     ),
     Partition(
         name="aws-eusc",
-        region_regex=re.compile(r"^eusc\-(de)\-\w+\-\d+$"),
+        region_regex=r"^eusc\-(de)\-\w+\-\d+$",
         dns_suffix="amazonaws.eu",
         dual_stack_dns_suffix="api.amazonwebservices.eu",
     ),
@@ -104,7 +106,7 @@ def validate_region(region: object) -> str:
 def partition_for(region: str, partitions: tuple[Partition, ...] = PARTITIONS) -> Partition:
     """Return the partition that holds ``region`` (``aws`` when none claims it)."""
     for partition in partitions:
-        if partition.region_regex.match(region):
+        if re.match(partition.region_regex, region):
             return partition
     return partitions[0]
 
