@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import random
@@ -56,7 +55,7 @@ MODES = pytest.mark.parametrize("mode", ["sync", "async"])
 def refused_tunnels_leak_on_310(test: Any) -> Any:
     """Python 3.10's http.client leaves the socket of a refused CONNECT to the garbage
     collector (urllib3 #3374; 3.11 closes it): its ResourceWarning is ignored there, and
-    the test collects it before it ends, so the warning cannot land in a later test."""
+    conftest collects it before the test ends, so the warning cannot land in a later test."""
     if sys.version_info >= (3, 11):
         return test
     test = pytest.mark.filterwarnings("ignore::ResourceWarning")(test)
@@ -632,7 +631,6 @@ def test_a_proxy_refusing_connect_is_a_typed_transport_error(
     logs = "\n".join(r.getMessage() for r in caplog.records)
     for secret in (PASSWORD, SESSION_TOKEN):
         assert secret not in repr(result) + str(result) + logs
-    gc.collect()  # a socket Python 3.10 leaked is finalized here, under this test's filters
 
 
 @refused_tunnels_leak_on_310
@@ -655,7 +653,6 @@ def test_a_proxy_answering_connect_with_407_is_a_connect_error_naming_the_status
     assert "the proxy answered 407" in text, text
     assert f"via the proxy http://127.0.0.1:{proxy.port}" in text
     assert SESSION_TOKEN not in text  # the reason phrase is the proxy's: not shown
-    gc.collect()  # as above
 
 
 # ============================================================ 8. wire shapes

@@ -259,7 +259,7 @@ def test_a_proxy_that_never_answers_is_bounded_by_attempt_timeout(mode: str) -> 
 
 
 # aiohttp 3.13 (the lowest declared) can leave the proxy tunnel's socket to the garbage
-# collector, whose ResourceWarning then lands here; what this test proves is the absence
+# collector (conftest collects it under this filter); what this test proves is the absence
 # of the DeprecationWarning aiohttp 3.14 gives for BasicAuth.
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 def test_an_authenticated_proxy_on_the_async_client_warns_nothing() -> None:
