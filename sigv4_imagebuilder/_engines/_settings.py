@@ -189,14 +189,18 @@ def name_the_proxy(error: Exception, proxy: str | None) -> Exception:
     Example:
         >>> name_the_proxy(ValueError("timed out"), "http://me:pw@proxy:3128/x")
         ValueError('timed out (via the proxy http://proxy:3128)')
+        >>> name_the_proxy(ValueError("refused"), "http://[::1]")
+        ValueError('refused (via the proxy http://[::1])')
     """
     if proxy is None:
         return error
     parts = urlsplit(proxy)
-    host = parts.hostname or "?"
-    if ":" in host:
-        host = f"[{host}]"
-    return type(error)(f"{error} (via the proxy {parts.scheme}://{host}:{parts.port})")
+    where = parts.hostname or "?"
+    if ":" in where:
+        where = f"[{where}]"
+    if parts.port is not None:
+        where = f"{where}:{parts.port}"
+    return type(error)(f"{error} (via the proxy {parts.scheme}://{where})")
 
 
 def environment_proxies(env: Mapping[str, str]) -> dict[str, str]:
