@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import socket
 import time
 
 import httpx
@@ -71,11 +72,8 @@ def map_transport_error(exc: Exception) -> ImageBuilderError:
     elif isinstance(exc, OSError) and not isinstance(exc, httpx.HTTPError):
         # Only from older httpcore: a raw socket or TLS failure while connecting.
         error = ConnectError(f"could not connect: {type(exc).__name__}: {exc}")
-    elif isinstance(exc, EngineProtocolError):
-        # The adapter's own words, shown whole; chained as a copy, as the one
-        # raised keeps the engine's error (quoting the reply) as its context.
+    elif isinstance(exc, EngineProtocolError):  # the adapter's own words, shown whole
         error = ConnectionClosedError(f"connection closed before a complete response: {exc}")
-        exc = EngineProtocolError(str(exc))
     elif isinstance(exc, httpx.RemoteProtocolError):
         # h11's text quotes the offending line of the reply, which a hostile
         # server can fill with what we sent it (the signature, the token):
@@ -88,9 +86,27 @@ def map_transport_error(exc: Exception) -> ImageBuilderError:
         error = ConnectionClosedError(f"connection closed before a complete response: {exc}")
     else:
         error = TransportError(f"{type(exc).__name__}: {exc}")
+    # The engine's own exception stays out of the chain: its text and its
+    # attributes (aiohttp's request_info, urllib3's pool) can hold what a
+    # server sent back or the proxy's Proxy-Authorization header. A resolver's
+    # failure is kept, as a fresh copy: the command names the host from it.
+    unresolved = _resolver_failure(exc)
+    exc.__cause__ = None
+    exc.__context__ = None if unresolved is None else socket.gaierror(*unresolved.args)
     error.__cause__ = exc
     error.__suppress_context__ = True
     return error
+
+
+def _resolver_failure(exc: BaseException) -> socket.gaierror | None:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not other for other in seen):
+        if isinstance(current, socket.gaierror):
+            return current
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _deadline_error(seconds: float) -> TransportTimeoutError:

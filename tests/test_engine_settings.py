@@ -53,6 +53,8 @@ def test_environment_proxies_reads_as_urllib_does(
         ("https://api.example.com/", ".example.com"),
         ("https://api.example.com:8443/", "api.example.com:8443"),
         ("https://api.example.com:8443/", "api.example.com:443"),
+        ("https://api.example.com/", "api.example.com:443"),
+        ("https://api.example.com/", "api.example.com:8443"),
         ("https://notexample.com/", "example.com"),
         ("http://[::1]:8080/", "::1"),
         ("http://localhost:8080/", "*"),
@@ -75,6 +77,10 @@ def test_no_proxy_is_matched_as_botocore_matches_it(
         # botocore asks with the netloc "[::1]:8080", which no entry without
         # brackets matches; the bare host is asked too here, as requests does.
         assert bypassed and not should_bypass_proxies(url)
+    elif url == "https://api.example.com/" and no_proxy.endswith(":443"):
+        # botocore matches "host:443" only when the URL spells the port out; httpx
+        # drops a default port, so the default is asked for here: the same place.
+        assert bypassed and should_bypass_proxies("https://api.example.com:443/")
     else:
         assert bypassed == should_bypass_proxies(url)
 

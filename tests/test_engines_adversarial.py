@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any
 
+import httpx
 import pytest
 from conftest import ARN, CREDS, NO_SLEEP, SECRET, SESSION_TOKEN
 from hostile import PASSWORD
@@ -978,3 +979,163 @@ async def test_async_cancelled_tasks_with_attempt_timeout_leave_the_client_clean
             assert [r.client_token for r in after] == [f"a{i}" for i in range(10)]
             assert server.open <= 3
         await auntil(lambda: server.open == 0)
+
+
+# ============================================================ second review: proxies
+
+
+def _only_ours_and_httpx(exc: BaseException) -> None:
+    """Nothing of an engine's is reachable from the library's error, hidden context
+    included: aiohttp's request_info holds the Proxy-Authorization header, urllib3's
+    errors their pool (with its proxy headers), and both may quote a server's bytes."""
+    for link in _every_linked(exc):
+        assert isinstance(link, (sib.ImageBuilderError, httpx.HTTPError)), repr(link)
+        assert PASSWORD not in repr(link) + str(link)
+
+
+@refused_tunnels_leak_on_310
+@MODES
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
+        b"SSH-2.0-OpenSSH_9.0\r\n",
+        b"HTTP/1.1 400 ",  # then the request echoed back: the proxy's garbage
+    ],
+    ids=["407", "ssh", "echo"],
+)
+def test_nothing_of_the_engines_is_reachable_from_a_proxy_failure(mode: str, answer: bytes) -> None:
+    def serve(peer: Peer, index: int) -> None:
+        request = peer.request()
+        if request is not None:
+            with contextlib.suppress(OSError):
+                peer.send(answer + (request if answer.endswith(b" ") else b""))
+
+    with Server(serve) as proxy:
+        env = {
+            **NO_ENV,
+            "HTTPS_PROXY": f"http://me:{PASSWORD}@127.0.0.1:{proxy.port}",
+            "AWS_CA_BUNDLE": CA,
+        }
+        result = call(mode, "https://127.0.0.1:1", env=env)
+    assert isinstance(result, sib.TransportError), repr(result)
+    _only_ours_and_httpx(result)
+
+
+def _read_the_request_then_close(peer: Peer, index: int) -> None:
+    peer.request()  # the whole signed request arrived
+    peer.sock.close()
+
+
+# urllib3 calls a failure a ProxyError once http.client has closed the connection,
+# even when the request had reached the endpoint: that is not "could not connect".
+@MODES
+def test_a_reply_lost_after_the_tunnel_is_up_is_not_a_connect_error(mode: str) -> None:
+    with Proxy() as proxy, Server(_read_the_request_then_close, _server_tls()) as endpoint:
+        env = {**NO_ENV, "HTTPS_PROXY": proxy.url, "AWS_CA_BUNDLE": CA}
+        result = call(mode, endpoint.url, env=env, timeout=2.0)
+    assert len(endpoint.requests) == 0 and endpoint.connections == 1
+    assert isinstance(result, sib.ConnectionClosedError), repr(result)
+    assert f"via the proxy {proxy.url}" in str(result)
+
+
+@MODES
+def test_a_forwarding_proxy_that_drops_the_reply_is_not_a_connect_error(mode: str) -> None:
+    with Server(_read_the_request_then_close) as proxy:
+        result = call(mode, "http://127.0.0.1:1", env={**NO_ENV, "HTTP_PROXY": proxy.url})
+    assert isinstance(result, sib.ConnectionClosedError), repr(result)
+
+
+@refused_tunnels_leak_on_310
+@MODES
+def test_a_proxy_that_never_answers_connect_is_bounded_by_the_timeouts(mode: str) -> None:
+    # The tunnel's CONNECT is read and never answered: no read timeout covered it on the
+    # async client, which waited for as long as the proxy kept the connection open.
+    release = threading.Event()
+
+    def stall(peer: Peer, index: int) -> None:
+        if peer.request() is not None:
+            release.wait(10)
+
+    with Server(stall) as proxy:
+        env = {**NO_ENV, "HTTPS_PROXY": proxy.url, "AWS_CA_BUNDLE": CA}
+        start = time.monotonic()
+        result = call(mode, "https://127.0.0.1:1", env=env, timeout=0.3)
+        took = time.monotonic() - start
+        release.set()
+    assert isinstance(result, sib.TransportTimeoutError), repr(result)
+    assert took < 5  # connect + read is 0.6 s; the proxy would have held it 10 s
+
+
+@MODES
+def test_proxy_variables_nothing_uses_do_not_stop_the_client(mode: str) -> None:
+    # Common on desktops; botocore ignores them, and so does the library (and its checks).
+    env = {
+        **NO_ENV,
+        "ALL_PROXY": "socks5h://127.0.0.1:1080",
+        "all_proxy": "socks://127.0.0.1:1080/",
+        "SOCKS_PROXY": "socks5://127.0.0.1:1080",
+        "FTP_PROXY": "ftp://127.0.0.1:21",
+    }
+    with Server() as server:
+        result = call(mode, server.url, env=env)
+    assert isinstance(result, sib.CancelImageCreationResponse), repr(result)
+    assert len(server.requests) == 1
+
+
+@MODES
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        f"http://me:12/{PASSWORD}@127.0.0.1:3128",  # an unquoted "/" in the password
+        f"http://me:{PASSWORD}@127.0.0.1:3128/path",
+        "http://127.0.0.1:3128/?q=1",
+    ],
+    ids=["slash-in-password", "path", "query"],
+)
+def test_a_proxy_url_with_more_than_a_host_is_refused_before_sending(mode: str, proxy: str) -> None:
+    with Server() as server:
+        result = call(mode, server.url, env={**NO_ENV, "HTTP_PROXY": proxy})
+    assert isinstance(result, sib.ConfigurationError), repr(result)
+    assert (
+        "HTTP_PROXY" in str(result) and PASSWORD not in str(result) and "me:12" not in str(result)
+    )
+    assert server.requests == []
+
+
+async def test_aclose_between_the_reply_head_and_its_body_ends_the_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # aclose() lands after aiohttp parsed the head, before the transport saw the reply:
+    # widened here by two yields after ClientResponse.start.
+    import aiohttp
+
+    parsed = asyncio.Event()
+    original = aiohttp.ClientResponse.start
+
+    async def start(self: Any, connection: Any) -> Any:
+        response = await original(self, connection)
+        parsed.set()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return response
+
+    async def hold(reader: Any, writer: Any, index: int) -> None:
+        while (request := await read_request(reader)) is not None:
+            server.requests.append(request)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{")
+            await asyncio.sleep(10)
+
+    monkeypatch.setattr(aiohttp.ClientResponse, "start", start)
+    async with serving(hold) as server:
+        client = library_client(server.url, timeout=5)
+        task = asyncio.create_task(client.cancel_image_creation(ARN))
+        await parsed.wait()
+        await client.aclose()
+        _, pending = await asyncio.wait([task], timeout=2)
+        for left in pending:
+            left.cancel()
+        assert not pending
+        error = task.exception()
+        assert isinstance(error, sib.ImageBuilderError), repr(error)
+        assert_typed(error)

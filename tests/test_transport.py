@@ -1011,20 +1011,10 @@ def tls_server() -> Iterator[str]:
         yield endpoint
 
 
-def _cause_chain(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
 @modes
 def test_our_own_client_refuses_a_self_signed_certificate(
     mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ssl
 
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
@@ -1046,7 +1036,8 @@ def test_our_own_client_refuses_a_self_signed_certificate(
                         await client.cancel_image_creation(ARN)
 
                 asyncio.run(run())
-    assert any(isinstance(e, ssl.SSLCertVerificationError) for e in _cause_chain(info.value))
+    # ssl's words, kept in the error's text; the engine's own exception is not chained.
+    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
     assert SECRET not in str(info.value)
 
 

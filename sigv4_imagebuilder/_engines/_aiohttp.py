@@ -72,7 +72,7 @@ def map_error(exc: BaseException) -> httpx.HTTPError | httpx.InvalidURL:
     """aiohttp's exception as httpx's; the caller raises it ``from None``."""
     if isinstance(exc, _Dropped):
         exc = exc.dropped
-    if isinstance(exc, _ClientClosed):
+    if isinstance(exc, (_ClientClosed, RuntimeError)):  # aiohttp's "Connection closed."
         return httpx.ReadError("the client was closed while the reply was read")
     if isinstance(exc, (aiohttp.InvalidURL, UnicodeError)):
         return httpx.InvalidURL("the URL's host is not valid")
@@ -107,8 +107,16 @@ def map_error(exc: BaseException) -> httpx.HTTPError | httpx.InvalidURL:
     return httpx.TransportError(f"aiohttp failed: {type(exc).__name__}")
 
 
-#: What aiohttp raises of its own; ValueError for a header or URL it refuses.
-_ENGINE_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, UnicodeError, ValueError)
+#: What aiohttp raises of its own; ValueError for a header or URL it refuses, RuntimeError
+#: for a reply whose connection the client's aclose() closed under it.
+_ENGINE_ERRORS = (
+    aiohttp.ClientError,
+    asyncio.TimeoutError,
+    OSError,
+    UnicodeError,
+    ValueError,
+    RuntimeError,
+)
 
 
 #: Bodies up to this many bytes, declared by Content-Length and not compressed,
@@ -124,8 +132,11 @@ def _url(text: str) -> yarl.URL:
 
 @functools.lru_cache(maxsize=16)
 def _timeout(connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
-    # The whole attempt's deadline is the caller's (asyncio.wait_for).
-    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+    # The whole attempt's deadline is the caller's (asyncio.wait_for). sock_read
+    # does not cover a proxy's answer to CONNECT: the connection as a whole (the
+    # socket, that answer, the TLS handshake) gets connect and read together.
+    whole = None if connect is None or read is None else connect + read
+    return aiohttp.ClientTimeout(total=None, connect=whole, sock_connect=connect, sock_read=read)
 
 
 class _Stream(httpx.AsyncByteStream):
@@ -166,6 +177,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # Replies whose body is still being read: closing the session alone
         # would leave their readers waiting (see aclose).
         self._reading: weakref.WeakSet[aiohttp.ClientResponse] = weakref.WeakSet()
+        self._closed = False
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -190,6 +202,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if watched_async():
             return await self._stock().handle_async_request(request)
+        if self._closed:  # a request that reached the transport as aclose() ran
+            raise httpx.ConnectError("the client was closed; nothing was sent")
         session = self._session or self._open()
         phases = request.extensions.get("timeout", {})
         url = request.url
@@ -217,6 +231,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         except _ENGINE_ERRORS as exc:
             raise name_the_proxy(map_error(exc), proxy) from None
+        if self._closed:  # aclose() ran while the head was read
+            response.close()
+            raise httpx.ReadError("the client was closed while the reply was read")
         self._reading.add(response)
         length = response.content_length
         if (
@@ -249,6 +266,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         # aiohttp drops a connection's reader when the session closes it, so a
         # task reading a reply would wait for ever: hand each an error first.
+        self._closed = True
         for response in list(self._reading):
             response.content.set_exception(_ClientClosed())
             response.close()

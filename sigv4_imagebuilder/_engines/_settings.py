@@ -11,6 +11,7 @@ import attrs
 import httpx
 
 from .._errors import ConfigurationError
+from .._http import DEFAULT_PORTS
 
 #: ``request.extensions`` key: the ``time.monotonic()`` instant an attempt must
 #: end by. The sync engine gives connect and read what is left of it.
@@ -88,13 +89,16 @@ def verifying_context(path: str) -> Any:
 
 
 def check_proxies(proxies: Mapping[str, str]) -> Mapping[str, str]:
-    """``proxies`` if each is a usable proxy URL, else a ``ConfigurationError``.
+    """``proxies`` if the ones used (``http``, ``https``) are usable proxy URLs, else a
+    ``ConfigurationError``.
 
-    The error names the variable (``HTTPS_PROXY``), never its value, which may
-    hold a password.
+    The others (``SOCKS_PROXY``, ``FTP_PROXY``, ``ALL_PROXY``...) are never used, as
+    in botocore, so they are not checked. The error names the variable
+    (``HTTPS_PROXY``), never its value, which may hold a password.
     """
-    for scheme, proxy in proxies.items():
-        if scheme == "no":
+    for scheme in USED_PROXIES:
+        proxy = proxies.get(scheme)
+        if proxy is None:
             continue
         url = proxy if "://" in proxy else f"http://{proxy}"
         try:
@@ -108,12 +112,21 @@ def check_proxies(proxies: Mapping[str, str]) -> Mapping[str, str]:
             or not parts.hostname
             or port in (0, -1)
             or ":" in user  # Basic auth could not tell the user from the password
+            # "me:12/ss@proxy:3128": an unquoted "/" in the password ends the host
+            # early, and the rest would be taken for a path.
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
         ):
             raise ConfigurationError(
                 f"The {scheme.upper()}_PROXY setting is not a usable proxy URL: it needs "
                 "http:// or https://, a host, and a port from 1 to 65535 (value not shown)"
             )
     return proxies
+
+
+#: The proxy settings a request can use: the ones for its scheme, as botocore reads them.
+USED_PROXIES = ("http", "https")
 
 
 def proxy_for(scheme: str, host: str, port: int | None, proxies: Mapping[str, str]) -> str | None:
@@ -129,7 +142,7 @@ def proxy_for(scheme: str, host: str, port: int | None, proxies: Mapping[str, st
         >>> proxy_for("https", "api.example", 9443, proxies)
         'http://p:3128'
     """
-    proxy = proxies.get(scheme) or proxies.get("all")
+    proxy = proxies.get(scheme)
     if not proxy:
         return None
     import urllib.request  # http.client, email...: only once a proxy is set
@@ -139,6 +152,8 @@ def proxy_for(scheme: str, host: str, port: int | None, proxies: Mapping[str, st
     # IPv6 literal's netloc has brackets that a NO_PROXY entry does not.
     bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
     netloc = f"[{host}]" if ":" in host else host
+    # httpx drops a URL's default port; "host:443" still names https://host.
+    port = port or DEFAULT_PORTS.get(scheme)
     if bypass(host, proxies) or (port is not None and bypass(f"{netloc}:{port}", proxies)):
         return None
     # "proxy:3128" with no scheme is an http proxy, as urllib3 and requests read it.

@@ -11,6 +11,8 @@ import functools
 import http.client
 import logging
 import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -103,6 +105,18 @@ def _wrapped(exc: BaseException) -> BaseException | None:
     return None
 
 
+#: What fails before a request reaches the endpoint (the proxy refused, could not be
+#: reached or spoke no TLS): a ProxyError wrapping one of these is the proxy's.
+_NOT_SENT = (
+    NewConnectionError,
+    ConnectTimeoutError,
+    SSLError,
+    ssl.SSLError,
+    ConnectionRefusedError,
+    socket.gaierror,
+)
+
+
 def map_error(exc: Exception) -> httpx.HTTPError | httpx.InvalidURL:
     """urllib3's (or http.client's) exception as httpx's; the caller raises it ``from None``."""
     if isinstance(exc, URLSchemeUnknown):  # before LocationValueError, its base
@@ -111,7 +125,15 @@ def map_error(exc: Exception) -> httpx.HTTPError | httpx.InvalidURL:
         return httpx.InvalidURL("the URL's host is not valid")
     if isinstance(exc, ProxyError):
         status = _tunnel_status(exc)
-        return httpx.ProxyError(f"the proxy answered {status}" if status else _why(exc))
+        if status:
+            return httpx.ProxyError(f"the proxy answered {status}")
+        inner = _wrapped(exc)
+        if isinstance(inner, Exception) and not isinstance(inner, _NOT_SENT):
+            # urllib3 calls any failure a ProxyError once http.client has closed
+            # the connection, even a reply that broke off after the request was
+            # sent: that one is the reply's failure, not the proxy's.
+            return map_error(inner)
+        return httpx.ProxyError(_why(exc))
     if isinstance(exc, SSLError):
         return httpx.ConnectError(f"TLS failed: {_why(exc)}")
     if isinstance(exc, NewConnectionError):  # before ConnectTimeoutError, its base
