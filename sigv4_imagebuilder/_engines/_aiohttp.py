@@ -131,11 +131,12 @@ def _url(text: str) -> yarl.URL:
 
 
 @functools.lru_cache(maxsize=16)
-def _timeout(connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+def _timeout(connect: float | None, read: float | None, proxied: bool) -> aiohttp.ClientTimeout:
     # The whole attempt's deadline is the caller's (asyncio.wait_for). sock_read
-    # does not cover a proxy's answer to CONNECT: the connection as a whole (the
-    # socket, that answer, the TLS handshake) gets connect and read together.
-    whole = None if connect is None or read is None else connect + read
+    # does not cover a proxy's answer to CONNECT: through a proxy, the connection
+    # as a whole (the socket, that answer, the TLS handshake) gets connect and
+    # read together. Not without one, where it would cost every call a timer.
+    whole = None if not proxied or connect is None or read is None else connect + read
     return aiohttp.ClientTimeout(total=None, connect=whole, sock_connect=connect, sock_read=read)
 
 
@@ -222,7 +223,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=headers,
                 data=request.content or None,
                 allow_redirects=False,
-                timeout=_timeout(phases.get("connect"), phases.get("read")),
+                timeout=_timeout(phases.get("connect"), phases.get("read"), proxy is not None),
                 proxy=proxy,
                 proxy_headers=proxy_headers,
                 # A CA bundle is read at the first TLS request (to the endpoint or
