@@ -3,17 +3,15 @@ credential sources' own requests, as the CA bundle is."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import urllib.request
-from typing import Any
 
 import pytest
 from botocore.utils import should_bypass_proxies
-from conftest import ARN
 from test_engine_urllib3 import CA, NO_ENV, Peer, Server, cancel_reply, free_port, reply
 from test_engine_urllib3 import _server_tls as _tls
+from test_engines_adversarial import call
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._engines import environment_proxies, proxy_for
@@ -108,27 +106,6 @@ def _serving_credentials(peer: Peer, index: int, server: Server) -> None:
             peer.send(cancel_reply())
 
 
-def _cancel_without_credentials(mode: str, endpoint: str, env: dict[str, str]) -> Any:
-    options: dict[str, Any] = {
-        "region": "us-east-1",
-        "endpoint_url": endpoint,
-        "env": env,
-        "max_attempts": 1,
-    }
-    try:
-        if mode == "sync":
-            with sib.ImageBuilderClient(**options) as client:
-                return client.cancel_image_creation(ARN)
-
-        async def go() -> Any:
-            async with sib.AsyncImageBuilderClient(**options) as client:
-                return await client.cancel_image_creation(ARN)
-
-        return asyncio.run(go())
-    except sib.ImageBuilderError as exc:
-        return exc
-
-
 def _signed_by(request: bytes) -> bool:
     return b"Credential=ASIAFROMCONTAINER/" in request
 
@@ -143,7 +120,7 @@ def test_container_credentials_over_https_are_verified_with_the_ca_bundle(
         env = {**NO_ENV, "AWS_CONTAINER_CREDENTIALS_FULL_URI": container.url + "/creds"}
         if bundle:
             env["AWS_CA_BUNDLE"] = CA
-        result = _cancel_without_credentials(mode, api.url, env)
+        result = call(mode, api.url, credentials=None, env=env)
     if bundle:
         assert isinstance(result, sib.CancelImageCreationResponse), repr(result)
         assert len(api.requests) == 1 and _signed_by(api.requests[0])
@@ -160,7 +137,7 @@ def test_container_credentials_go_through_the_environment_proxy(mode: str) -> No
     container = f"http://127.0.0.1:{free_port()}/creds"
     with proxy, Server() as api:
         env = {**NO_ENV, "HTTP_PROXY": proxy.url, "AWS_CONTAINER_CREDENTIALS_FULL_URI": container}
-        result = _cancel_without_credentials(mode, api.url, env)
+        result = call(mode, api.url, credentials=None, env=env)
     assert isinstance(result, sib.CancelImageCreationResponse), repr(result)
     lines = [request.split(b"\r\n", 1)[0] for request in proxy.requests]
     assert lines == [
