@@ -72,8 +72,10 @@ def map_error(exc: BaseException) -> httpx.HTTPError | httpx.InvalidURL:
     """aiohttp's exception as httpx's; the caller raises it ``from None``."""
     if isinstance(exc, _Dropped):
         exc = exc.dropped
-    if isinstance(exc, (_ClientClosed, RuntimeError)):  # aiohttp's "Connection closed."
+    if isinstance(exc, _ClientClosed):
         return httpx.ReadError("the client was closed while the reply was read")
+    if isinstance(exc, RuntimeError):  # aiohttp's "Connection closed.", when aclose() won a race
+        return httpx.ReadError("the connection was closed under the request (RuntimeError)")
     if isinstance(exc, (aiohttp.InvalidURL, UnicodeError)):
         return httpx.InvalidURL("the URL's host is not valid")
     if isinstance(exc, aiohttp.NonHttpUrlClientError):

@@ -272,7 +272,7 @@ class Urllib3Transport(httpx.BaseTransport):
             url, proxy_headers=headers, proxy_ssl_context=settings.context(), **pool
         )
 
-    def _for(self, url: httpx.URL, proxy: str | None) -> Any:
+    def _for(self, proxy: str | None) -> Any:
         if proxy is None:
             return self._direct
         manager = self._proxied.get(proxy)
@@ -334,7 +334,7 @@ class Urllib3Transport(httpx.BaseTransport):
         proxies = self._settings.proxies
         proxy = proxy_for(url.scheme, url.host, url.port, proxies) if proxies else None
         try:
-            manager = self._for(url, proxy)
+            manager = self._for(proxy)
             if manager is self._direct and url.scheme in DEFAULT_PORTS:
                 try:
                     response = self._pool(url).urlopen(
