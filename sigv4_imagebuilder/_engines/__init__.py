@@ -55,28 +55,25 @@ class _KeepNothing(http.cookiejar.CookieJar):
 _NO_COOKIES = _NoCookies(_KeepNothing())
 
 
-class OwnClient(httpx.Client):
+class _KeepsNoCookies:
+    """A client whose ``cookies`` are never kept (the setter httpx's ``__init__`` calls
+    does nothing)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        return None
+
+
+class OwnClient(_KeepsNoCookies, httpx.Client):
     """The ``httpx.Client`` the library makes: httpx's, with no cookie jar."""
 
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
 
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        return None
-
-
-class OwnAsyncClient(httpx.AsyncClient):
+class OwnAsyncClient(_KeepsNoCookies, httpx.AsyncClient):
     """The ``httpx.AsyncClient`` the library makes: httpx's, with no cookie jar."""
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        return None
 
 
 if TYPE_CHECKING:

@@ -24,6 +24,7 @@ from ._settings import (
     basic_auth,
     name_the_proxy,
     proxy_for,
+    reads_at_once,
     split_proxy_auth,
 )
 from ._watch import watched_async
@@ -119,11 +120,6 @@ _ENGINE_ERRORS = (
     ValueError,
     RuntimeError,
 )
-
-
-#: Bodies up to this many bytes, declared by Content-Length and not compressed,
-#: are read in one go; larger ones are streamed within the caller's bound.
-_READ_AT_ONCE = 64 * 1024
 
 
 @functools.lru_cache(maxsize=64)
@@ -238,12 +234,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             response.close()
             raise httpx.ReadError("the client was closed while the reply was read")
         self._reading.add(response)
-        length = response.content_length
-        if (
-            length is not None
-            and length <= _READ_AT_ONCE
-            and not response.headers.get("Content-Encoding")
-        ):
+        if reads_at_once(response.content_length, response.headers.get("Content-Encoding")):
             # A small plain body (every Image Builder reply) is read here at once:
             # streamed, each reply would cross four layers of async generators.
             try:

@@ -18,6 +18,17 @@ from .._http import DEFAULT_PORTS
 DEADLINE_EXTENSION = "sigv4_imagebuilder.deadline"
 
 
+#: Bodies up to this many bytes, declared by Content-Length and not compressed,
+#: are read by the engine in one go; larger ones are streamed within the caller's bound.
+READ_AT_ONCE = 64 * 1024
+
+
+def reads_at_once(length: int | None, content_encoding: str | None) -> bool:
+    """Whether a reply's body is small and plain enough to read at once (every Image
+    Builder reply is): a declared length within :data:`READ_AT_ONCE`, no encoding."""
+    return length is not None and length <= READ_AT_ONCE and not content_encoding
+
+
 class EngineProtocolError(httpx.RemoteProtocolError):
     """A reply that broke off or is not HTTP/1.1, in the adapter's own words.
 

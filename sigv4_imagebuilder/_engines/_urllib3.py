@@ -42,6 +42,7 @@ from ._settings import (
     basic_auth,
     name_the_proxy,
     proxy_for,
+    reads_at_once,
     split_proxy_auth,
 )
 from ._watch import watched_sync
@@ -68,9 +69,6 @@ class _UnparsedWithheld(logging.Filter):
 
 for _name in ("urllib3.connection", "urllib3.connectionpool"):  # where 2.x versions log it
     logging.getLogger(_name).addFilter(_UnparsedWithheld())
-#: Bodies up to this many bytes, declared by Content-Length and not compressed,
-#: are read in one go; larger ones are streamed within the caller's bound.
-_READ_AT_ONCE = 64 * 1024
 
 
 def _why(exc: BaseException) -> str:
@@ -367,11 +365,7 @@ class Urllib3Transport(httpx.BaseTransport):
         ]
         stream = _Stream(response, deadline)
         length = response.length_remaining
-        if (
-            length is not None
-            and length <= _READ_AT_ONCE
-            and not response.headers.get("Content-Encoding")
-        ):
+        if reads_at_once(length, response.headers.get("Content-Encoding")):
             # A small plain body (every Image Builder reply) is read here, each
             # read still bounded by the attempt's deadline: no stream to hand on.
             try:
