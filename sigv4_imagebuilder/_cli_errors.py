@@ -29,6 +29,7 @@ from ._errors import (
     TransportError,
     TransportTimeoutError,
     WaiterError,
+    chain_of,
 )
 from ._output import OutputError, QueryError
 from ._text import printable
@@ -68,19 +69,10 @@ def service_error_text(error: ServiceError) -> str:
     )
 
 
-def _chain(error: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and all(current is not other for other in seen):
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
 def _request_url(error: TransportError) -> str | None:
     import httpx
 
-    for cause in _chain(error):
+    for cause in chain_of(error):
         if isinstance(cause, httpx.RequestError):
             try:
                 return printable(str(cause.request.url), 2000)
@@ -112,7 +104,7 @@ def transport_error_text(error: TransportError) -> str:
     else:
         text = f'{error} (endpoint URL: "{url}")'
     text += _retries(error)
-    unresolved = next((c for c in _chain(error) if isinstance(c, socket.gaierror)), None)
+    unresolved = next((c for c in chain_of(error) if isinstance(c, socket.gaierror)), None)
     if unresolved is not None:
         host = printable(httpx.URL(url).host, 300)
         reason = printable(str(unresolved.strerror or unresolved), 100)

@@ -63,6 +63,17 @@ class ImageBuilderError(Exception):
         return (_rebuild_error, (type(self), self.args, dict(vars(self))))
 
 
+def chain_of(error: BaseException) -> list[BaseException]:
+    """``error``, then each exception it was raised from or while handling
+    (``__cause__``, else ``__context__``), each once."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not other for other in seen):
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
 def _rebuild_error(
     cls: type[ImageBuilderError], args: tuple[Any, ...], state: dict[str, Any]
 ) -> ImageBuilderError:

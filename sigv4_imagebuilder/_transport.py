@@ -39,6 +39,7 @@ from ._errors import (
     ImageBuilderError,
     TransportError,
     TransportTimeoutError,
+    chain_of,
 )
 from ._http import HttpResponse
 from ._text import printable
@@ -90,23 +91,12 @@ def map_transport_error(exc: Exception) -> ImageBuilderError:
     # attributes (aiohttp's request_info, urllib3's pool) can hold what a
     # server sent back or the proxy's Proxy-Authorization header. A resolver's
     # failure is kept, as a fresh copy: the command names the host from it.
-    unresolved = _resolver_failure(exc)
+    unresolved = next((e for e in chain_of(exc) if isinstance(e, socket.gaierror)), None)
     exc.__cause__ = None
     exc.__context__ = None if unresolved is None else socket.gaierror(*unresolved.args)
     error.__cause__ = exc
     error.__suppress_context__ = True
     return error
-
-
-def _resolver_failure(exc: BaseException) -> socket.gaierror | None:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and all(current is not other for other in seen):
-        if isinstance(current, socket.gaierror):
-            return current
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _deadline_error(seconds: float) -> TransportTimeoutError:
