@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from conftest import ARN
+from test_cli import run
 
-from sigv4_imagebuilder._cli import main
 from sigv4_imagebuilder.testing import DEFAULT_CREDENTIALS, LocalImageBuilder, LoopbackServer, Reply
 
 
@@ -28,12 +28,6 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DEFAULT_CREDENTIALS.secret_access_key)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def _closed_port_url() -> str:

@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import httpx
 import pytest
 from botocore.auth import SigV4Auth
@@ -33,6 +32,7 @@ from botocore.credentials import Credentials as BotocoreCredentials
 from botocore.exceptions import ClientError
 from conftest import FIXTURES, PLAIN_CREDS
 from imagebuilder_model import imagebuilder_model, needs_current_lists
+from test_testing_local import boto
 
 from sigv4_imagebuilder.testing import (
     DEFAULT_CREDENTIALS,
@@ -70,22 +70,6 @@ def fill(
     return arns[::-1]
 
 
-_SESSIONS: list[Any] = []
-
-
-def botocore_client(server: LocalImageBuilder) -> Any:
-    if not _SESSIONS:  # one session: it loads the service model once
-        _SESSIONS.append(botocore.session.get_session())
-    return _SESSIONS[0].create_client(
-        "imagebuilder",
-        region_name="us-east-1",
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=PLAIN_CREDS.access_key_id,
-        aws_secret_access_key=PLAIN_CREDS.secret_access_key,
-        config=Config(retries={"total_max_attempts": 1}),
-    )
-
-
 def boto3_client(server: LocalImageBuilder) -> Any:
     boto3 = pytest.importorskip("boto3")
     session = boto3.session.Session(
@@ -114,7 +98,7 @@ def server() -> Iterator[LocalImageBuilder]:
 @pytest.fixture(params=["botocore", "boto3"])
 def sdk(request: pytest.FixtureRequest, server: LocalImageBuilder) -> Any:
     """botocore's client, and boto3's where boto3 is installed."""
-    return botocore_client(server) if request.param == "botocore" else boto3_client(server)
+    return boto(server) if request.param == "botocore" else boto3_client(server)
 
 
 def signed_post(
@@ -292,7 +276,7 @@ def tamper(token: str) -> str:
 def test_forged_foreign_and_misused_tokens_are_refused(server: LocalImageBuilder) -> None:
     fill(server, 30, pipeline_arn=PIPE)
     fill(server, 30, name="db", pipeline_arn=OTHER_PIPE)
-    client = botocore_client(server)
+    client = boto(server)
     token = client.list_image_pipeline_images(imagePipelineArn=PIPE, maxResults=5)["nextToken"]
     name_filter = [{"name": "name", "values": ["web"]}]
     filtered = client.list_image_pipeline_images(
@@ -300,7 +284,7 @@ def test_forged_foreign_and_misused_tokens_are_refused(server: LocalImageBuilder
     )["nextToken"]
     with LocalImageBuilder(PLAIN_CREDS, region="us-east-1") as other_server:
         fill(other_server, 30, pipeline_arn=PIPE)  # the same images, another secret
-        foreign = botocore_client(other_server).list_image_pipeline_images(
+        foreign = boto(other_server).list_image_pipeline_images(
             imagePipelineArn=PIPE, maxResults=5
         )["nextToken"]
     assert foreign != token
@@ -338,12 +322,12 @@ def test_unknown_pipeline_lists_nothing_or_is_not_found() -> None:
     unknown = f"{ACCOUNT}:image-pipeline/nobody"
     declared = f"{ACCOUNT}:image-pipeline/declared-empty"
     with LocalImageBuilder(PLAIN_CREDS, region="us-east-1") as server:
-        reply = botocore_client(server).list_image_pipeline_images(imagePipelineArn=unknown)
+        reply = boto(server).list_image_pipeline_images(imagePipelineArn=unknown)
         assert reply["imageSummaryList"] == [] and "nextToken" not in reply
     with LocalImageBuilder(PLAIN_CREDS, region="us-east-1", unknown_pipeline="not_found") as server:
         fill(server, 2, pipeline_arn=PIPE)  # declares PIPE
         server.add_pipeline(declared)
-        client = botocore_client(server)
+        client = boto(server)
         with pytest.raises(ClientError) as caught:
             client.list_image_pipeline_images(imagePipelineArn=unknown)
         error = caught.value.response
@@ -383,7 +367,7 @@ def test_filters_and_across_names_or_across_values(server: LocalImageBuilder) ->
     for name in ("web", "webapp", "my-web", "db"):
         for version in ("1.0.0", "2.0.0"):
             server.add_image(image_arn(name, version, 1), pipeline_arn=PIPE)
-    client = botocore_client(server)
+    client = boto(server)
 
     def listed(filters: dict[str, list[str]]) -> list[str]:
         return names_listed(client, "list_image_pipeline_images", filters, imagePipelineArn=PIPE)
@@ -406,7 +390,7 @@ def test_filters_and_across_names_or_across_values(server: LocalImageBuilder) ->
 @needs_current_lists
 def test_build_version_filters(server: LocalImageBuilder) -> None:
     fill(server, 3)
-    client = botocore_client(server)
+    client = boto(server)
     version_arn = f"{ACCOUNT}:image/web/1.0.0"
     for filters, count in [
         ({"platform": ["Linux"]}, 3),
@@ -429,7 +413,7 @@ def test_a_listing_shows_each_image_as_get_image_does(server: LocalImageBuilder)
             image_arn("web", "1.0.0", build), status, pipeline_arn=PIPE, tags={"team": "web"},
             created=BASE + datetime.timedelta(seconds=build),
         )  # fmt: skip
-    client = botocore_client(server)
+    client = boto(server)
     pages = client.get_paginator("list_image_pipeline_images").paginate(imagePipelineArn=PIPE)
     summaries = [s for page in pages for s in page["imageSummaryList"]]
     assert [s["state"]["status"] for s in summaries] == statuses[::-1]
@@ -450,7 +434,7 @@ def test_images_cancelled_through_the_stand_in_show_cancelled_later() -> None:
         running = fill(server, 4, pipeline_arn=PIPE, cancel_delay=30)
         finished = image_arn("web", "2.0.0", 1)
         server.add_image(finished, "AVAILABLE", pipeline_arn=PIPE, created=BASE)
-        client = botocore_client(server)
+        client = boto(server)
 
         def statuses() -> dict[str, str]:
             pages = client.get_paginator("list_image_pipeline_images").paginate(
@@ -471,7 +455,7 @@ def test_images_cancelled_through_the_stand_in_show_cancelled_later() -> None:
 @needs_current_lists
 def test_a_thousand_images_list_quickly(server: LocalImageBuilder) -> None:
     expected = fill(server, 1000, pipeline_arn=PIPE, status="AVAILABLE")
-    client = botocore_client(server)
+    client = boto(server)
     paginator = client.get_paginator("list_image_pipeline_images")
     started = time.perf_counter()
     arns, sizes = walk(paginator, 100, imagePipelineArn=PIPE)
