@@ -49,6 +49,8 @@ from test_engine_urllib3 import (
 )
 
 import sigv4_imagebuilder as sib
+from sigv4_imagebuilder._engines import EngineSettings
+from sigv4_imagebuilder._engines._urllib3 import Urllib3Transport
 
 MODES = pytest.mark.parametrize("mode", ["sync", "async"])
 
@@ -259,6 +261,50 @@ def test_sync_close_while_32_threads_hammer_leaks_nothing() -> None:
             until(lambda: server.open == 0, 2)
         client.close()
     assert all(isinstance(o, sib.ImageBuilderError) for o in outcomes), outcomes[:3]
+
+
+@pytest.mark.parametrize("route", ["direct, pool in use", "direct, first request", "proxied"])
+def test_a_request_reaching_the_closed_sync_transport_sends_nothing(route: str) -> None:
+    """A call that passed httpx's is-closed check as close() ran reaches the transport after
+    it closed (the race in the hammer test above, made deterministic): it is a ConnectError
+    that says so, and no connection is opened for it, to the endpoint or to a proxy. It once
+    went out over a pool made anew behind the closed client, and that connection stayed open."""
+    with Server() as server, Proxy() as proxy:
+        proxies = {"http": proxy.url} if route == "proxied" else {}
+        transport = Urllib3Transport(EngineSettings(proxies=proxies))
+        with httpx.Client(transport=transport, timeout=5.0, trust_env=False) as http:
+            if route != "direct, first request":
+                assert http.get(server.url).status_code == 200
+            before = (server.connections, proxy.connections)
+            transport.close()
+            with pytest.raises(httpx.ConnectError, match="closed; nothing was sent"):
+                http.get(server.url)
+            transport.close()  # twice is harmless
+            assert (server.connections, proxy.connections) == before
+            until(lambda: server.open == 0 and proxy.open == 0, 2)
+
+
+def test_a_proxied_request_sent_as_the_sync_transport_closes_leaves_no_connection_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """urllib3's ProxyManager makes its pools itself, so close() cannot refuse a proxied
+    request already past the transport's check: that one is answered, and the pool it made
+    behind the closed client is closed with it."""
+    with Server() as server, Proxy() as proxy:
+        transport = Urllib3Transport(EngineSettings(proxies={"http": proxy.url}))
+        with httpx.Client(transport=transport, timeout=5.0, trust_env=False) as http:
+            assert http.get(server.url).status_code == 200
+            found = transport._for
+
+            def closing_first(name: str | None) -> Any:
+                manager = found(name)
+                transport.close()  # close() lands after the check, before urlopen
+                return manager
+
+            monkeypatch.setattr(transport, "_for", closing_first)
+            assert http.get(server.url).status_code == 200
+            assert proxy.connections == 2
+            until(lambda: proxy.open == 0, 2)
 
 
 # ============================================================ 3. threads, echoed ids

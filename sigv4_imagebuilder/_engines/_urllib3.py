@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import functools
 import http.client
-import logging
-import re
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -20,19 +16,7 @@ from typing import Any
 
 import httpx
 import urllib3
-from urllib3.exceptions import (
-    ClosedPoolError,
-    ConnectTimeoutError,
-    HTTPError,
-    InvalidHeader,
-    LocationValueError,
-    NewConnectionError,
-    ProtocolError,
-    ProxyError,
-    ReadTimeoutError,
-    SSLError,
-    URLSchemeUnknown,
-)
+from urllib3.exceptions import ClosedPoolError, HTTPError
 
 from .._http import DEFAULT_PORTS
 from ._settings import (
@@ -45,119 +29,10 @@ from ._settings import (
     reads_at_once,
     split_proxy_auth,
 )
+from ._urllib3_errors import map_error
 from ._watch import watched_sync
 
 _CHUNK = 64 * 1024
-
-
-class _UnparsedWithheld(logging.Filter):
-    """urllib3's warning about a reply's malformed header lines, without those lines.
-
-    urllib3 logs them as received, at WARNING (shown with no logging set up), and
-    a hostile server can fill them with what we sent it: the session token.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if str(record.msg).startswith("Failed to parse headers"):
-            args = record.args
-            if isinstance(args, tuple) and args:
-                record.args = (args[0], "malformed header lines (not shown)")
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-for _name in ("urllib3.connection", "urllib3.connectionpool"):  # where 2.x versions log it
-    logging.getLogger(_name).addFilter(_UnparsedWithheld())
-
-
-def _why(exc: BaseException) -> str:
-    """``exc`` in words that quote nothing a server sent: its type, an OS error's own text."""
-    inner: BaseException | None = exc
-    while inner is not None:
-        if isinstance(inner, OSError) and inner.strerror:
-            return f"{type(inner).__name__}: {inner.strerror}"
-        wrapped = _wrapped(inner)
-        inner = wrapped or inner.__cause__ or inner.__context__
-    wrapped = _wrapped(exc)
-    return type(wrapped or exc).__name__
-
-
-def _tunnel_status(exc: BaseException) -> str | None:
-    # http.client refuses a CONNECT answered other than 2xx with an OSError
-    # whose text holds the status and the proxy's reason phrase: the status
-    # (three digits) alone is kept.
-    inner = _wrapped(exc)
-    if isinstance(inner, OSError) and inner.args and isinstance(inner.args[0], str):
-        found = re.match(r"Tunnel connection failed: ([1-5][0-9][0-9])\b", inner.args[0])
-        return found.group(1) if found else None
-    return None
-
-
-def _wrapped(exc: BaseException) -> BaseException | None:
-    # urllib3's ProtocolError and ProxyError carry the error they stand for as
-    # their second argument.
-    if isinstance(exc, (ProtocolError, ProxyError)) and len(exc.args) > 1:
-        inner = exc.args[1]
-        return inner if isinstance(inner, BaseException) else None
-    return None
-
-
-#: What fails before a request reaches the endpoint (the proxy refused, could not be
-#: reached or spoke no TLS): a ProxyError wrapping one of these is the proxy's.
-_NOT_SENT = (
-    NewConnectionError,
-    ConnectTimeoutError,
-    SSLError,
-    ssl.SSLError,
-    ConnectionRefusedError,
-    socket.gaierror,
-)
-
-
-def map_error(exc: Exception) -> httpx.HTTPError | httpx.InvalidURL:
-    """urllib3's (or http.client's) exception as httpx's; the caller raises it ``from None``."""
-    if isinstance(exc, URLSchemeUnknown):  # before LocationValueError, its base
-        return httpx.UnsupportedProtocol("the URL's scheme is not http or https")
-    if isinstance(exc, LocationValueError):
-        return httpx.InvalidURL("the URL's host is not valid")
-    if isinstance(exc, ProxyError):
-        status = _tunnel_status(exc)
-        if status:
-            return httpx.ProxyError(f"the proxy answered {status}")
-        inner = _wrapped(exc)
-        if isinstance(inner, Exception) and not isinstance(inner, _NOT_SENT):
-            # urllib3 calls any failure a ProxyError once http.client has closed
-            # the connection, even a reply that broke off after the request was
-            # sent: that one is the reply's failure, not the proxy's.
-            return map_error(inner)
-        return httpx.ProxyError(_why(exc))
-    if isinstance(exc, SSLError):
-        return httpx.ConnectError(f"TLS failed: {_why(exc)}")
-    if isinstance(exc, NewConnectionError):  # before ConnectTimeoutError, its base
-        return httpx.ConnectError(_why(exc))
-    if isinstance(exc, ConnectTimeoutError):
-        return httpx.ConnectTimeout("timed out connecting")
-    if isinstance(exc, ReadTimeoutError):
-        # urllib3 reports a stalled TLS handshake as a read timeout; ssl's own
-        # words tell it apart, and nothing was sent then.
-        if "handshake" in str(exc.__cause__ or ""):
-            return httpx.ConnectTimeout("timed out in the TLS handshake")
-        return httpx.ReadTimeout("timed out reading the reply")
-    if (
-        isinstance(exc, ProtocolError)
-        and len(exc.args) > 1
-        and isinstance(exc.args[1], TimeoutError)
-    ):
-        # urllib3 gives sending the connect timeout; a read timeout is its own error.
-        return httpx.WriteTimeout("timed out sending the request")
-    if isinstance(exc, (ProtocolError, InvalidHeader, http.client.HTTPException)):
-        # http.client's own texts quote the reply's bad line, which a hostile
-        # server can fill with what we sent it: only type names are kept.
-        return EngineProtocolError(f"the reply broke off or is not HTTP/1.1 ({_why(exc)})")
-    if isinstance(exc, OSError):
-        return httpx.ReadError(_why(exc))
-    return httpx.TransportError(f"urllib3 failed: {type(exc).__name__}")
 
 
 @functools.lru_cache(maxsize=64)
@@ -249,6 +124,7 @@ class Urllib3Transport(httpx.BaseTransport):
         self._lock = threading.Lock()
         self._pools: dict[tuple[str, str, int | None], Any] = {}
         self._fallback: httpx.HTTPTransport | None = None
+        self._closed = False
 
     def _manager(self, proxy: str | None) -> Any:
         settings = self._settings
@@ -276,8 +152,13 @@ class Urllib3Transport(httpx.BaseTransport):
         manager = self._proxied.get(proxy)
         if manager is None:
             with self._lock:
+                self._refuse_if_closed()
                 manager = self._proxied.setdefault(proxy, self._manager(proxy))
         return manager
+
+    def _refuse_if_closed(self) -> None:
+        if self._closed:  # a call that reached the transport as close() ran
+            raise httpx.ConnectError("the client was closed; nothing was sent")
 
     def _stock(self) -> httpx.HTTPTransport:
         if self._fallback is None:
@@ -293,16 +174,19 @@ class Urllib3Transport(httpx.BaseTransport):
         if pool is None:
             # A CA bundle is read at the first TLS request, not for plain http.
             tls = url.scheme == "https" and self._settings.ca_bundle is not None
-            pool = self._direct.connection_from_host(
-                url.host,
-                url.port or DEFAULT_PORTS.get(url.scheme),
-                url.scheme,
-                pool_kwargs={"ssl_context": self._settings.context()} if tls else None,
-            )
-            self._pools[key] = pool
+            with self._lock:  # close() cannot miss a pool made as it runs
+                self._refuse_if_closed()
+                pool = self._direct.connection_from_host(
+                    url.host,
+                    url.port or DEFAULT_PORTS.get(url.scheme),
+                    url.scheme,
+                    pool_kwargs={"ssl_context": self._settings.context()} if tls else None,
+                )
+                self._pools[key] = pool
         return pool
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self._refuse_if_closed()
         if watched_sync():
             return self._stock().handle_request(request)
         phases = request.extensions.get("timeout", {})
@@ -339,12 +223,17 @@ class Urllib3Transport(httpx.BaseTransport):
                         request.method, url.raw_path.decode("ascii"), **options
                     )
                 except ClosedPoolError:  # evicted by the manager, or closed: nothing was sent
+                    self._refuse_if_closed()
                     self._pools.pop((url.scheme, url.host, url.port), None)
                     response = self._pool(url).urlopen(
                         request.method, url.raw_path.decode("ascii"), **options
                     )
             else:
-                response = manager.urlopen(request.method, str(url), **options)
+                try:
+                    response = manager.urlopen(request.method, str(url), **options)
+                finally:
+                    if self._closed:  # closed as it ran: a pool it made anew is closed too
+                        _close(manager)
         except (HTTPError, http.client.HTTPException, OSError, ValueError) as exc:
             if isinstance(exc, UnicodeError):
                 raise httpx.InvalidURL("the URL's host is not valid") from None
@@ -386,7 +275,11 @@ class Urllib3Transport(httpx.BaseTransport):
         )
 
     def close(self) -> None:
-        for manager in [self._direct, *self._proxied.values()]:
+        with self._lock:
+            self._closed = True
+            self._pools.clear()
+            managers = [self._direct, *self._proxied.values()]
+        for manager in managers:
             _close(manager)
         if self._fallback is not None:
             self._fallback.close()
