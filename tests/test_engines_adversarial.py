@@ -258,7 +258,7 @@ def test_sync_close_while_32_threads_hammer_leaks_nothing() -> None:
             for t in threads:
                 t.join(5)
             assert not any(t.is_alive() for t in threads)
-            until(lambda: server.open == 0, 2)
+            until(lambda: server.open == 0)
         client.close()
     assert all(isinstance(o, sib.ImageBuilderError) for o in outcomes), outcomes[:3]
 
@@ -281,7 +281,7 @@ def test_a_request_reaching_the_closed_sync_transport_sends_nothing(route: str) 
                 http.get(server.url)
             transport.close()  # twice is harmless
             assert (server.connections, proxy.connections) == before
-            until(lambda: server.open == 0 and proxy.open == 0, 2)
+            until(lambda: server.open == 0 and proxy.open == 0)
 
 
 def test_a_proxied_request_sent_as_the_sync_transport_closes_leaves_no_connection_open(
@@ -304,7 +304,7 @@ def test_a_proxied_request_sent_as_the_sync_transport_closes_leaves_no_connectio
             monkeypatch.setattr(transport, "_for", closing_first)
             assert http.get(server.url).status_code == 200
             assert proxy.connections == 2
-            until(lambda: proxy.open == 0, 2)
+            until(lambda: proxy.open == 0)
 
 
 # ============================================================ 3. threads, echoed ids
