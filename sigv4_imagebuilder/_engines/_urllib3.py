@@ -113,6 +113,10 @@ def _close(manager: Any) -> None:
 class Urllib3Transport(httpx.BaseTransport):
     """Send httpx requests with a urllib3 ``PoolManager`` (a ``ProxyManager`` per proxy).
 
+    ``close()`` may run while other threads send: a request on the wire is answered and
+    its connection closed after it; one not yet sent is refused. No connection stays
+    open behind the closed transport.
+
     Args:
         settings: the CA bundle, the pool size and the environment's proxies.
     """

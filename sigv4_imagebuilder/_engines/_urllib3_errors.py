@@ -2,7 +2,8 @@
 
 http.client's texts quote a reply's bad line, and a CONNECT refusal carries the
 proxy's reason phrase: a hostile server can fill either with what it was sent (the
-session token). Only type names, OS error texts and status codes are kept.
+session token). Only type names, OS error texts and status codes are kept, and
+urllib3's warning about malformed header lines is logged without those lines.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import ssl
 import httpx
 from urllib3.exceptions import (
     ConnectTimeoutError,
-    HTTPError,
     InvalidHeader,
     LocationValueError,
     NewConnectionError,
@@ -29,7 +29,7 @@ from urllib3.exceptions import (
 
 from ._settings import EngineProtocolError
 
-__all__ = ["HTTPError", "map_error"]
+__all__ = ["map_error"]
 
 
 class _UnparsedWithheld(logging.Filter):
