@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+import urllib3
 from conftest import ARN, CREDS, NO_SLEEP, SECRET, SESSION_TOKEN
 from hostile import PASSWORD
 from test_engine_aiohttp import (
@@ -47,10 +48,12 @@ from test_engine_urllib3 import (
     reply,
     until,
 )
+from urllib3.exceptions import ClosedPoolError
 
 import sigv4_imagebuilder as sib
 from sigv4_imagebuilder._engines import EngineSettings
-from sigv4_imagebuilder._engines._urllib3 import Urllib3Transport
+from sigv4_imagebuilder._engines._aiohttp import AiohttpTransport
+from sigv4_imagebuilder._engines._urllib3 import Urllib3Transport, _close
 
 MODES = pytest.mark.parametrize("mode", ["sync", "async"])
 
@@ -305,6 +308,107 @@ def test_a_proxied_request_sent_as_the_sync_transport_closes_leaves_no_connectio
             assert http.get(server.url).status_code == 200
             assert proxy.connections == 2
             until(lambda: proxy.open == 0)
+
+
+def test_closing_a_pool_manager_closes_a_pool_made_while_it_sweeps() -> None:
+    """A proxied request makes its pool inside urllib3's ProxyManager, so one can appear
+    while close() sweeps the manager: it is closed too, not forgotten with its connection."""
+    manager = urllib3.PoolManager()
+    first = manager.connection_from_host("127.0.0.1", free_port(), "http")
+    made: list[Any] = []
+    shipped = first.close
+
+    def close_as_another_request_makes_a_pool() -> None:
+        shipped()
+        made.append(manager.connection_from_host("127.0.0.1", free_port(), "http"))
+
+    first.close = close_as_another_request_makes_a_pool  # type: ignore[method-assign]
+    _close(manager)
+    assert len(made) == 1
+    for pool in (first, made[0]):
+        with pytest.raises(ClosedPoolError):
+            pool.urlopen("GET", "/")
+    assert not manager.pools.keys()
+
+
+@pytest.fixture
+def instrumented(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """httpx's transports patched with a pass-through, as OpenTelemetry's instrumentor or
+    respx's pass-through do, so the engines hand requests to httpx's own transport; a
+    ``"before"`` hook, if set, runs once as a request reaches it."""
+    hooks: dict[str, Any] = {}
+    shipped, ashipped = (
+        httpx.HTTPTransport.handle_request,
+        httpx.AsyncHTTPTransport.handle_async_request,
+    )
+
+    def handle_request(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if "before" in hooks:
+            hooks.pop("before")()
+        return shipped(self, request)
+
+    async def handle_async_request(self: Any, request: httpx.Request) -> httpx.Response:
+        if "before" in hooks:
+            await hooks.pop("before")()
+        return await ashipped(self, request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle_request)
+    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle_async_request)
+    return hooks
+
+
+def test_an_instrumented_request_reaching_the_closed_sync_transport_sends_nothing(
+    instrumented: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under an instrumentation the request goes through httpx's own transport: one that
+    passed the closed check as close() ran is refused there too, and no fallback is made
+    behind the closed transport (one was, and its connection stayed open)."""
+    with Server() as server:
+        transport = Urllib3Transport(EngineSettings())
+        with httpx.Client(transport=transport, timeout=5.0, trust_env=False) as http:
+            check = transport._refuse_if_closed
+
+            def check_then_close() -> None:
+                check()
+                transport.close()  # another thread's close() lands after the check
+
+            monkeypatch.setattr(transport, "_refuse_if_closed", check_then_close)
+            with pytest.raises(httpx.ConnectError, match="closed; nothing was sent"):
+                http.get(server.url)
+            assert server.connections == 0
+
+
+def test_an_instrumented_sync_request_in_flight_at_close_leaves_no_connection_open(
+    instrumented: dict[str, Any],
+) -> None:
+    """close() lands as a request enters httpx's own transport: httpcore still connects for
+    it after its pool closed; the request is answered and that connection is closed after."""
+    with Server() as server:
+        transport = Urllib3Transport(EngineSettings())
+        with httpx.Client(transport=transport, timeout=5.0, trust_env=False) as http:
+            assert http.get(server.url).status_code == 200
+            instrumented["before"] = transport.close
+            assert http.get(server.url).status_code == 200
+            until(lambda: server.open == 0)
+
+
+async def test_an_instrumented_async_request_at_aclose_leaves_no_connection_and_the_next_is_refused(
+    instrumented: dict[str, Any],
+) -> None:
+    """The async twin: aclose() lands as a request enters httpx's own transport; it is
+    answered and its connection closed after. A request after aclose() is refused before
+    it reaches httpx's transport (the closed check came after the instrumentation's)."""
+    async with serving() as server:
+        transport = AiohttpTransport(EngineSettings())
+        async with httpx.AsyncClient(transport=transport, timeout=5.0, trust_env=False) as http:
+            assert (await http.get(server.url)).status_code == 200
+            instrumented["before"] = transport.aclose
+            assert (await http.get(server.url)).status_code == 200
+            await auntil(lambda: server.open == 0)
+            connections = server.connections
+            with pytest.raises(httpx.ConnectError, match="closed; nothing was sent"):
+                await http.get(server.url)
+            assert server.connections == connections
 
 
 # ============================================================ 3. threads, echoed ids

@@ -27,7 +27,7 @@ from ._settings import (
     reads_at_once,
     split_proxy_auth,
 )
-from ._watch import watched_async
+from ._watch import aswept, watched_async
 
 
 def _why(exc: BaseException) -> str:
@@ -199,10 +199,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._fallback
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if watched_async():
-            return await self._stock().handle_async_request(request)
         if self._closed:  # a request that reached the transport as aclose() ran
             raise httpx.ConnectError("the client was closed; nothing was sent")
+        if watched_async():
+            return await aswept(self._stock(), request, lambda: self._closed)
         session = self._session or self._open()
         phases = request.extensions.get("timeout", {})
         url = request.url

@@ -30,7 +30,7 @@ from ._settings import (
     split_proxy_auth,
 )
 from ._urllib3_errors import map_error
-from ._watch import watched_sync
+from ._watch import swept, watched_sync
 
 _CHUNK = 64 * 1024
 
@@ -100,14 +100,18 @@ class _Stream(httpx.SyncByteStream):
 def _close(manager: Any) -> None:
     # PoolManager.clear() only forgets its pools (urllib3 2.8 gives them no
     # dispose function): a pool's idle connections would stay open until it
-    # is garbage-collected. Close each pool; an in-flight connection is
-    # closed when it is handed back.
+    # is garbage-collected. Take each pool out and close it, until none is
+    # left, so one that a request makes meanwhile is not forgotten unclosed;
+    # an in-flight connection is closed when it is handed back.
     pools = manager.pools
-    for key in pools.keys():  # noqa: SIM118 - the container itself cannot be iterated
-        pool = pools.get(key)
-        if pool is not None:
+    while keys := pools.keys():
+        for key in keys:
+            try:
+                pool = pools[key]
+                del pools[key]
+            except KeyError:  # another sweep took it
+                continue
             pool.close()
-    manager.clear()
 
 
 class Urllib3Transport(httpx.BaseTransport):
@@ -165,10 +169,12 @@ class Urllib3Transport(httpx.BaseTransport):
             raise httpx.ConnectError("the client was closed; nothing was sent")
 
     def _stock(self) -> httpx.HTTPTransport:
-        if self._fallback is None:
-            verify: Any = self._settings.context() or True
-            self._fallback = httpx.HTTPTransport(verify=verify)
-        return self._fallback
+        with self._lock:  # one fallback, never made behind a closed transport
+            self._refuse_if_closed()
+            if self._fallback is None:
+                verify: Any = self._settings.context() or True
+                self._fallback = httpx.HTTPTransport(verify=verify)
+            return self._fallback
 
     def _pool(self, url: httpx.URL) -> Any:
         # The pool for url's origin, kept: PoolManager.urlopen would parse the
@@ -192,7 +198,7 @@ class Urllib3Transport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self._refuse_if_closed()
         if watched_sync():
-            return self._stock().handle_request(request)
+            return swept(self._stock(), request, lambda: self._closed)
         phases = request.extensions.get("timeout", {})
         connect, read = phases.get("connect"), phases.get("read")
         deadline = request.extensions.get(DEADLINE_EXTENSION)
@@ -285,5 +291,7 @@ class Urllib3Transport(httpx.BaseTransport):
             managers = [self._direct, *self._proxied.values()]
         for manager in managers:
             _close(manager)
-        if self._fallback is not None:
-            self._fallback.close()
+        with self._lock:
+            fallback = self._fallback
+        if fallback is not None:
+            fallback.close()

@@ -6,11 +6,17 @@ pytest-httpx and OpenTelemetry's ``HTTPXClientInstrumentor().instrument()`` patc
 place, the engines hand each request to httpx's own transport, so the tool sees
 every request the clients send. Only public names are compared: the methods as
 found on the classes, against the ones the libraries ship.
+
+httpx's transport keeps connecting for a request already in it when it is closed,
+so an engine closed meanwhile closes it again when that request's reply or
+failure ends (:func:`swept`, :func:`aswept`): no connection stays open behind it.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import httpx
 
@@ -62,3 +68,72 @@ def watched_sync() -> bool:
 def watched_async() -> bool:
     """True while httpx's or httpcore's async transport is patched."""
     return any(_patched(cls, name) for cls, name in _ASYNC) or _httpcore_patched(_HTTPCORE_ASYNC)
+
+
+class _Swept(httpx.SyncByteStream):
+    def __init__(self, stream: Any, closed: Callable[[], bool], sweep: Callable[[], None]):
+        self._stream, self._closed, self._sweep = stream, closed, sweep
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._stream
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            if self._closed():
+                self._sweep()
+
+
+class _ASwept(httpx.AsyncByteStream):
+    def __init__(
+        self, stream: Any, closed: Callable[[], bool], sweep: Callable[[], Awaitable[None]]
+    ):
+        self._stream, self._closed, self._sweep = stream, closed, sweep
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            if self._closed():
+                await self._sweep()
+
+
+def _rewrapped(response: httpx.Response, stream: Any) -> httpx.Response:
+    return httpx.Response(
+        status_code=response.status_code,
+        headers=response.headers.raw,
+        stream=stream,
+        extensions=response.extensions,
+    )
+
+
+def swept(
+    fallback: httpx.HTTPTransport, request: httpx.Request, closed: Callable[[], bool]
+) -> httpx.Response:
+    """``fallback``'s reply to ``request``; ``fallback`` is closed again when the reply
+    (or the failure) ends, if ``closed()`` holds by then."""
+    try:
+        response = fallback.handle_request(request)
+    except BaseException:
+        if closed():
+            fallback.close()
+        raise
+    return _rewrapped(response, _Swept(response.stream, closed, fallback.close))
+
+
+async def aswept(
+    fallback: httpx.AsyncHTTPTransport, request: httpx.Request, closed: Callable[[], bool]
+) -> httpx.Response:
+    """The async twin of :func:`swept`."""
+    try:
+        response = await fallback.handle_async_request(request)
+    except BaseException:
+        if closed():
+            await fallback.aclose()
+        raise
+    return _rewrapped(response, _ASwept(response.stream, closed, fallback.aclose))
