@@ -249,18 +249,24 @@ async def test_stray_bytes_on_an_idle_connection_are_never_taken_for_a_reply(
     answer is still right; a stray whole reply is not (see the xfail).
     """
 
+    stray_sent = asyncio.Event()
+
     async def chatty(reader: Any, writer: Any, index: int) -> None:
         while await read_request(reader) is not None:
             writer.write(reply())
             await writer.drain()
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.02)  # after the client has read the real reply
             writer.write(stray)
+            await writer.drain()
+            stray_sent.set()
 
     async with serving(chatty) as server, engine_client() as client:
         for _ in range(3):
+            stray_sent.clear()
             response = await client.get(server.url)
             assert (response.status_code, response.content) == (200, b"hello")
-            await asyncio.sleep(0.1)  # the stray bytes reach the idle connection
+            await asyncio.wait_for(stray_sent.wait(), 5)
+            await asyncio.sleep(0.02)  # the loop hands the written bytes to the client's protocol
         assert server.connections == 1
 
 

@@ -286,16 +286,19 @@ def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
 def test_an_idle_connection_that_received_bytes_is_not_reused() -> None:
     # A stray reply arrives on the idle connection: taken for the next
     # request's reply, it would shift every later reply by one.
+    stray_sent = threading.Event()
+
     def chatty(peer: Peer, index: int) -> None:
         while peer.request() is not None:
             peer.send(reply(b"real %d" % index))
             if index == 0:
-                time.sleep(0.05)
+                time.sleep(0.05)  # after the client has read the real reply
                 peer.send(reply(b"stray"))
+                stray_sent.set()
 
     with Server(chatty) as server, engine() as client:
         assert client.get(server.url).content == b"real 0"
-        time.sleep(0.2)
+        assert stray_sent.wait(5)  # sent over loopback: in the client's socket now
         assert client.get(server.url).content == b"real 1"
         assert server.connections == 2
 

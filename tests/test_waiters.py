@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -524,15 +525,19 @@ def test_each_poll_gets_the_time_left_as_its_deadline() -> None:
 # --- max_wait bounds the wait for a max_concurrency slot too ---
 
 
-def _slot_test_server_reply(request: Any) -> Any:
+def _slot_test_server(cancel_arrived: threading.Event) -> Any:
     from sigv4_imagebuilder.testing import Reply
 
-    # The cancel holds the client's one slot for 2 s; the polls answer at once.
-    body = {"requestId": "r", "image": {"arn": ARN, "state": {"status": "BUILDING"}}}
-    if request.method == "PUT":
-        ok = {"requestId": "r", "clientToken": "t", "imageBuildVersionArn": ARN}
-        return Reply(delay=2.0, body=json.dumps(ok).encode())
-    return Reply(body=json.dumps(body).encode())
+    # The cancel holds the client's one slot for 2 s after it arrives; the polls answer at once.
+    def answer(request: Any) -> Any:
+        body = {"requestId": "r", "image": {"arn": ARN, "state": {"status": "BUILDING"}}}
+        if request.method == "PUT":
+            cancel_arrived.set()
+            ok = {"requestId": "r", "clientToken": "t", "imageBuildVersionArn": ARN}
+            return Reply(delay=2.0, body=json.dumps(ok).encode())
+        return Reply(body=json.dumps(body).encode())
+
+    return answer
 
 
 def test_a_waiters_max_wait_bounds_its_wait_for_a_slot_sync() -> None:
@@ -540,8 +545,9 @@ def test_a_waiters_max_wait_bounds_its_wait_for_a_slot_sync() -> None:
 
     from sigv4_imagebuilder.testing import LoopbackServer
 
+    cancel_arrived = threading.Event()
     with (
-        LoopbackServer(_slot_test_server_reply) as server,
+        LoopbackServer(_slot_test_server(cancel_arrived)) as server,
         sib.ImageBuilderClient(
             region="us-east-1",
             credentials=PLAIN_CREDS,
@@ -552,7 +558,7 @@ def test_a_waiters_max_wait_bounds_its_wait_for_a_slot_sync() -> None:
         concurrent.futures.ThreadPoolExecutor(1) as pool,
     ):
         slow = pool.submit(client.cancel_image_creation, ARN)
-        time.sleep(0.1)  # the cancel holds the slot
+        assert cancel_arrived.wait(5)  # the cancel holds the slot
         start = time.monotonic()
         with pytest.raises(sib.WaiterTimeoutError) as info:
             client.wait_until_image_cancelled(ARN, min_delay=0.1, max_delay=0.1, max_wait=0.3)
@@ -566,7 +572,8 @@ def test_a_waiters_max_wait_bounds_its_wait_for_a_slot_sync() -> None:
 async def test_a_waiters_max_wait_bounds_its_wait_for_a_slot_async() -> None:
     from sigv4_imagebuilder.testing import LoopbackServer
 
-    with LoopbackServer(_slot_test_server_reply) as server:
+    cancel_arrived = threading.Event()
+    with LoopbackServer(_slot_test_server(cancel_arrived)) as server:
         async with sib.AsyncImageBuilderClient(
             region="us-east-1",
             credentials=PLAIN_CREDS,
@@ -575,7 +582,11 @@ async def test_a_waiters_max_wait_bounds_its_wait_for_a_slot_async() -> None:
             retry_policy=NO_SLEEP,
         ) as client:
             slow = asyncio.create_task(client.cancel_image_creation(ARN))
-            await asyncio.sleep(0.1)
+            for _ in range(1000):  # until the cancel holds the slot (at most 5 s)
+                if cancel_arrived.is_set():
+                    break
+                await asyncio.sleep(0.005)
+            assert cancel_arrived.is_set()
             start = time.monotonic()
             with pytest.raises(sib.WaiterTimeoutError) as info:
                 await client.wait_until_image_cancelled(
