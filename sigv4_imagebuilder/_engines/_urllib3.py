@@ -289,9 +289,8 @@ class Urllib3Transport(httpx.BaseTransport):
             self._closed = True
             self._pools.clear()
             managers = [self._direct, *self._proxied.values()]
+            fallback = self._fallback  # none is made once closed (see _stock)
         for manager in managers:
             _close(manager)
-        with self._lock:
-            fallback = self._fallback
         if fallback is not None:
             fallback.close()
