@@ -10,6 +10,7 @@ Loopback only.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -332,33 +333,27 @@ def test_closing_a_pool_manager_closes_a_pool_made_while_it_sweeps() -> None:
 
 
 @pytest.fixture
-def instrumented(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def instrumented(monkeypatch: pytest.MonkeyPatch) -> None:
     """httpx's transports patched with a pass-through, as OpenTelemetry's instrumentor or
-    respx's pass-through do, so the engines hand requests to httpx's own transport; a
-    ``"before"`` hook, if set, runs once as a request reaches it."""
-    hooks: dict[str, Any] = {}
+    respx's pass-through do, so the engines hand requests to httpx's own transport."""
     shipped, ashipped = (
         httpx.HTTPTransport.handle_request,
         httpx.AsyncHTTPTransport.handle_async_request,
     )
 
     def handle_request(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
-        if "before" in hooks:
-            hooks.pop("before")()
         return shipped(self, request)
 
     async def handle_async_request(self: Any, request: httpx.Request) -> httpx.Response:
-        if "before" in hooks:
-            await hooks.pop("before")()
         return await ashipped(self, request)
 
     monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle_request)
     monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle_async_request)
-    return hooks
 
 
+@pytest.mark.usefixtures("instrumented")
 def test_an_instrumented_request_reaching_the_closed_sync_transport_sends_nothing(
-    instrumented: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Under an instrumentation the request goes through httpx's own transport: one that
     passed the closed check as close() ran is refused there too, and no fallback is made
@@ -378,37 +373,86 @@ def test_an_instrumented_request_reaching_the_closed_sync_transport_sends_nothin
             assert server.connections == 0
 
 
-def test_an_instrumented_sync_request_in_flight_at_close_leaves_no_connection_open(
-    instrumented: dict[str, Any],
-) -> None:
-    """close() lands as a request enters httpx's own transport: httpcore still connects for
-    it after its pool closed; the request is answered and that connection is closed after."""
-    with Server() as server:
+#: The instrumented path's requests, each held by the server until released: "/a" then
+#: loses its connection without a reply, "/b" is answered.
+PATHS = (b"/a", b"/b")
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_instrumented_sync_calls_in_flight_at_close_end_and_leave_nothing_open() -> None:
+    """close() lands while two requests wait inside httpx's own transport for their replies.
+    The answered one gets its reply (closing httpx's pool under it broke it with a ReadError),
+    the lost one a typed error, and httpx's transport is closed when the last is out, lost
+    or not: the answered one's idle connection is closed then. A request after close() is
+    refused before httpx's transport."""
+    arrived = {path: threading.Event() for path in PATHS}
+    release = {path: threading.Event() for path in PATHS}
+
+    def held(peer: Peer, index: int) -> None:
+        while (request := peer.request()) is not None:
+            path = request.split(b" ")[1]
+            arrived[path].set()
+            release[path].wait(5)
+            if path == b"/a":
+                return  # the connection closes with no reply
+            peer.send(cancel_reply())
+
+    with Server(held) as server:
         transport = Urllib3Transport(EngineSettings())
-        with httpx.Client(transport=transport, timeout=5.0, trust_env=False) as http:
-            assert http.get(server.url).status_code == 200
-            instrumented["before"] = transport.close
-            assert http.get(server.url).status_code == 200
+        with (
+            httpx.Client(transport=transport, timeout=5.0, trust_env=False) as http,
+            concurrent.futures.ThreadPoolExecutor(2) as pool,
+        ):
+            lost, answered = (pool.submit(http.get, server.url + path.decode()) for path in PATHS)
+            assert all(event.wait(5) for event in arrived.values())
+            transport.close()
+            release[b"/b"].set()
+            assert answered.result(10).status_code == 200
+            assert server.open == 2  # kept while a request is still inside
+            release[b"/a"].set()
+            with pytest.raises(httpx.RemoteProtocolError):
+                lost.result(10)
             until(lambda: server.open == 0)
+            with pytest.raises(httpx.ConnectError, match="closed; nothing was sent"):
+                http.get(server.url)
+            assert server.connections == 2
 
 
-async def test_an_instrumented_async_request_at_aclose_leaves_no_connection_and_the_next_is_refused(
-    instrumented: dict[str, Any],
-) -> None:
-    """The async twin: aclose() lands as a request enters httpx's own transport; it is
-    answered and its connection closed after. A request after aclose() is refused before
-    it reaches httpx's transport (the closed check came after the instrumentation's)."""
-    async with serving() as server:
+@pytest.mark.usefixtures("instrumented")
+async def test_instrumented_async_calls_in_flight_at_aclose_end_and_leave_nothing_open() -> None:
+    """The async twin: aclose() lands while two requests wait inside httpx's own transport."""
+    arrived = {path: asyncio.Event() for path in PATHS}
+    release = {path: asyncio.Event() for path in PATHS}
+
+    async def held(reader: Any, writer: Any, index: int) -> None:
+        while (request := await read_request(reader)) is not None:
+            path = request.split(b" ")[1]
+            arrived[path].set()
+            await release[path].wait()
+            if path == b"/a":
+                return  # the connection closes with no reply
+            writer.write(CANCEL_REPLY)
+            await writer.drain()
+
+    async with serving(held) as server:
         transport = AiohttpTransport(EngineSettings())
         async with httpx.AsyncClient(transport=transport, timeout=5.0, trust_env=False) as http:
-            assert (await http.get(server.url)).status_code == 200
-            instrumented["before"] = transport.aclose
-            assert (await http.get(server.url)).status_code == 200
+            lost, answered = (
+                asyncio.create_task(http.get(server.url + path.decode())) for path in PATHS
+            )
+            for event in arrived.values():
+                await asyncio.wait_for(event.wait(), 5)
+            await transport.aclose()
+            release[b"/b"].set()
+            assert (await answered).status_code == 200
+            assert server.open == 2  # kept while a request is still inside
+            release[b"/a"].set()
+            with pytest.raises(httpx.RemoteProtocolError):
+                await lost
             await auntil(lambda: server.open == 0)
-            connections = server.connections
             with pytest.raises(httpx.ConnectError, match="closed; nothing was sent"):
                 await http.get(server.url)
-            assert server.connections == connections
+            assert server.connections == 2
 
 
 # ============================================================ 3. threads, echoed ids

@@ -27,7 +27,7 @@ from ._settings import (
     reads_at_once,
     split_proxy_auth,
 )
-from ._watch import aswept, watched_async
+from ._watch import AsyncFallback, refused_after_close, watched_async
 
 
 def _why(exc: BaseException) -> str:
@@ -172,7 +172,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self, settings: EngineSettings) -> None:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
-        self._fallback: httpx.AsyncHTTPTransport | None = None
+        self._fallback = AsyncFallback(self._stock)
         # Replies whose body is still being read: closing the session alone
         # would leave their readers waiting (see aclose).
         self._reading: weakref.WeakSet[aiohttp.ClientResponse] = weakref.WeakSet()
@@ -194,15 +194,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     def _stock(self) -> httpx.AsyncHTTPTransport:
-        if self._fallback is None:
-            self._fallback = httpx.AsyncHTTPTransport(verify=self._settings.context() or True)
-        return self._fallback
+        return httpx.AsyncHTTPTransport(verify=self._settings.context() or True)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._closed:  # a request that reached the transport as aclose() ran
-            raise httpx.ConnectError("the client was closed; nothing was sent")
+            raise refused_after_close()
         if watched_async():
-            return await aswept(self._stock(), request, lambda: self._closed)
+            return await self._fallback.send(request)
         session = self._session or self._open()
         phases = request.extensions.get("timeout", {})
         url = request.url
@@ -269,5 +267,4 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if session is not None:
             with contextlib.suppress(RuntimeError):  # a loop that is gone took them with it
                 await session.close()
-        if self._fallback is not None:
-            await self._fallback.aclose()
+        await self._fallback.aclose()

@@ -7,6 +7,7 @@ exceptions become httpx's with texts that quote nothing a server sent.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.client
 import threading
@@ -30,7 +31,7 @@ from ._settings import (
     split_proxy_auth,
 )
 from ._urllib3_errors import map_error
-from ._watch import swept, watched_sync
+from ._watch import Fallback, refused_after_close, watched_sync
 
 _CHUNK = 64 * 1024
 
@@ -97,6 +98,11 @@ class _Stream(httpx.SyncByteStream):
         response.release_conn()
 
 
+#: One sweep at a time: two could each take a pool's entry, and one then delete a
+#: pool made meanwhile at the same key, unclosed.
+_SWEEPING = threading.Lock()
+
+
 def _close(manager: Any) -> None:
     # PoolManager.clear() only forgets its pools (urllib3 2.8 gives them no
     # dispose function): a pool's idle connections would stay open until it
@@ -104,22 +110,23 @@ def _close(manager: Any) -> None:
     # left, so one that a request makes meanwhile is not forgotten unclosed;
     # an in-flight connection is closed when it is handed back.
     pools = manager.pools
-    while keys := pools.keys():
-        for key in keys:
-            try:
-                pool = pools[key]
-                del pools[key]
-            except KeyError:  # another sweep took it
-                continue
-            pool.close()
+    with _SWEEPING:
+        while keys := pools.keys():
+            for key in keys:
+                pool = pools.get(key)
+                if pool is not None:
+                    with contextlib.suppress(KeyError):  # evicted as the manager's 17th pool
+                        del pools[key]
+                    pool.close()
 
 
 class Urllib3Transport(httpx.BaseTransport):
     """Send httpx requests with a urllib3 ``PoolManager`` (a ``ProxyManager`` per proxy).
 
-    ``close()`` may run while other threads send: a request on the wire is answered and
-    its connection closed after it; one not yet sent is refused. No connection stays
-    open behind the closed transport.
+    ``close()`` may run while other threads send: a request under way is answered and
+    its connection closed after it; one that reaches the transport later is refused (a
+    proxied one already past that check may still go out, and is answered). No
+    connection stays open behind the closed transport.
 
     Args:
         settings: the CA bundle, the pool size and the environment's proxies.
@@ -131,7 +138,7 @@ class Urllib3Transport(httpx.BaseTransport):
         self._proxied: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._pools: dict[tuple[str, str, int | None], Any] = {}
-        self._fallback: httpx.HTTPTransport | None = None
+        self._fallback = Fallback(self._stock)
         self._closed = False
 
     def _manager(self, proxy: str | None) -> Any:
@@ -166,15 +173,10 @@ class Urllib3Transport(httpx.BaseTransport):
 
     def _refuse_if_closed(self) -> None:
         if self._closed:  # a call that reached the transport as close() ran
-            raise httpx.ConnectError("the client was closed; nothing was sent")
+            raise refused_after_close()
 
     def _stock(self) -> httpx.HTTPTransport:
-        with self._lock:  # one fallback, never made behind a closed transport
-            self._refuse_if_closed()
-            if self._fallback is None:
-                verify: Any = self._settings.context() or True
-                self._fallback = httpx.HTTPTransport(verify=verify)
-            return self._fallback
+        return httpx.HTTPTransport(verify=self._settings.context() or True)
 
     def _pool(self, url: httpx.URL) -> Any:
         # The pool for url's origin, kept: PoolManager.urlopen would parse the
@@ -198,7 +200,7 @@ class Urllib3Transport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self._refuse_if_closed()
         if watched_sync():
-            return swept(self._stock(), request, lambda: self._closed)
+            return self._fallback.send(request)
         phases = request.extensions.get("timeout", {})
         connect, read = phases.get("connect"), phases.get("read")
         deadline = request.extensions.get(DEADLINE_EXTENSION)
@@ -289,8 +291,6 @@ class Urllib3Transport(httpx.BaseTransport):
             self._closed = True
             self._pools.clear()
             managers = [self._direct, *self._proxied.values()]
-            fallback = self._fallback  # none is made once closed (see _stock)
         for manager in managers:
             _close(manager)
-        if fallback is not None:
-            fallback.close()
+        self._fallback.close()

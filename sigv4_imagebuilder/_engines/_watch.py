@@ -7,14 +7,13 @@ place, the engines hand each request to httpx's own transport, so the tool sees
 every request the clients send. Only public names are compared: the methods as
 found on the classes, against the ones the libraries ship.
 
-httpx's transport keeps connecting for a request already in it when it is closed,
-so an engine closed meanwhile closes it again when that request's reply or
-failure ends (:func:`swept`, :func:`aswept`): no connection stays open behind it.
+That transport is closed only once no request is inside it (:class:`Fallback`).
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -70,37 +69,85 @@ def watched_async() -> bool:
     return any(_patched(cls, name) for cls, name in _ASYNC) or _httpcore_patched(_HTTPCORE_ASYNC)
 
 
-class _Swept(httpx.SyncByteStream):
-    def __init__(self, stream: Any, closed: Callable[[], bool], sweep: Callable[[], None]):
-        self._stream, self._closed, self._sweep = stream, closed, sweep
+def refused_after_close() -> httpx.ConnectError:
+    """What a request that reaches an engine after it closed gets: nothing was sent."""
+    return httpx.ConnectError("the client was closed; nothing was sent")
+
+
+class _Counted:
+    """Requests inside a fallback; it is closed once the engine closed and none is left.
+
+    httpx's transport closed under a request drops that request's connection from its
+    pool while it is still being made (it then stays open) or breaks its reply: so a
+    close waits for the last request out.
+    """
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._transport: Any = None
+        self._inside = 0
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def _enter(self) -> Any:
+        with self._lock:
+            if self._closed:
+                raise refused_after_close()
+            if self._transport is None:
+                self._transport = self._make()
+            self._inside += 1
+            return self._transport
+
+    def _leave(self) -> Any:
+        """The transport to close now, or None."""
+        with self._lock:
+            self._inside -= 1
+            return self._transport if self._closed and not self._inside else None
+
+    def _shut(self) -> Any:
+        """The transport to close now (none is inside it), or None."""
+        with self._lock:
+            self._closed = True
+            return self._transport if not self._inside else None
+
+
+class _Released(httpx.SyncByteStream):
+    def __init__(self, stream: Any, leave: Callable[[], None]) -> None:
+        self._stream, self._leave = stream, leave
 
     def __iter__(self) -> Iterator[bytes]:
         yield from self._stream
 
     def close(self) -> None:
+        leave, self._leave = self._leave, _nothing
         try:
             self._stream.close()
         finally:
-            if self._closed():
-                self._sweep()
+            leave()
 
 
-class _ASwept(httpx.AsyncByteStream):
-    def __init__(
-        self, stream: Any, closed: Callable[[], bool], sweep: Callable[[], Awaitable[None]]
-    ):
-        self._stream, self._closed, self._sweep = stream, closed, sweep
+class _AReleased(httpx.AsyncByteStream):
+    def __init__(self, stream: Any, leave: Callable[[], Awaitable[None]]) -> None:
+        self._stream, self._leave = stream, leave
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._stream:
             yield chunk
 
     async def aclose(self) -> None:
+        leave, self._leave = self._leave, _anothing
         try:
             await self._stream.aclose()
         finally:
-            if self._closed():
-                await self._sweep()
+            await leave()
+
+
+def _nothing() -> None:
+    pass
+
+
+async def _anothing() -> None:
+    pass
 
 
 def _rewrapped(response: httpx.Response, stream: Any) -> httpx.Response:
@@ -112,28 +159,48 @@ def _rewrapped(response: httpx.Response, stream: Any) -> httpx.Response:
     )
 
 
-def swept(
-    fallback: httpx.HTTPTransport, request: httpx.Request, closed: Callable[[], bool]
-) -> httpx.Response:
-    """``fallback``'s reply to ``request``; ``fallback`` is closed again when the reply
-    (or the failure) ends, if ``closed()`` holds by then."""
-    try:
-        response = fallback.handle_request(request)
-    except BaseException:
-        if closed():
-            fallback.close()
-        raise
-    return _rewrapped(response, _Swept(response.stream, closed, fallback.close))
+class Fallback(_Counted):
+    """httpx's own transport (made at the first request), for an engine whose requests
+    an instrumentation watches; closed when the engine is and no request is inside."""
+
+    def send(self, request: httpx.Request) -> httpx.Response:
+        transport = self._enter()
+        try:
+            response = transport.handle_request(request)
+        except BaseException:
+            self._release()
+            raise
+        return _rewrapped(response, _Released(response.stream, self._release))
+
+    def _release(self) -> None:
+        transport = self._leave()
+        if transport is not None:
+            transport.close()
+
+    def close(self) -> None:
+        transport = self._shut()
+        if transport is not None:
+            transport.close()
 
 
-async def aswept(
-    fallback: httpx.AsyncHTTPTransport, request: httpx.Request, closed: Callable[[], bool]
-) -> httpx.Response:
-    """The async twin of :func:`swept`."""
-    try:
-        response = await fallback.handle_async_request(request)
-    except BaseException:
-        if closed():
-            await fallback.aclose()
-        raise
-    return _rewrapped(response, _ASwept(response.stream, closed, fallback.aclose))
+class AsyncFallback(_Counted):
+    """The async twin of :class:`Fallback`."""
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        transport = self._enter()
+        try:
+            response = await transport.handle_async_request(request)
+        except BaseException:
+            await self._release()
+            raise
+        return _rewrapped(response, _AReleased(response.stream, self._release))
+
+    async def _release(self) -> None:
+        transport = self._leave()
+        if transport is not None:
+            await transport.aclose()
+
+    async def aclose(self) -> None:
+        transport = self._shut()
+        if transport is not None:
+            await transport.aclose()
