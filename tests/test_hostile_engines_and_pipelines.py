@@ -95,6 +95,12 @@ class RawServer:
     def close(self) -> None:
         self._sock.close()
 
+    def __enter__(self) -> RawServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def call(mode: str, url: str, operation: Callable[[Any], Any], **options: Any) -> Any:
     """Run ``operation(client)`` on a fresh sync or async client; the result or the exception."""
@@ -156,11 +162,8 @@ def _malformed_header_line(request: bytes) -> bytes:
 
 
 def test_sync_malformed_header_line_echoing_the_token_is_not_logged(every_log: Any) -> None:
-    server = RawServer(_malformed_header_line)
-    try:
+    with RawServer(_malformed_header_line) as server:
         result = call("sync", f"http://127.0.0.1:{server.port}", cancel)
-    finally:
-        server.close()
     assert SESSION_TOKEN not in all_texts(result)
     assert SESSION_TOKEN not in logged(every_log)
 
@@ -180,11 +183,8 @@ def _echo_everywhere(request: bytes) -> bytes:
 
 @MODES
 def test_echo_in_status_header_and_chunk_size_line_stays_hidden(mode: str, every_log: Any) -> None:
-    server = RawServer(_echo_everywhere)
-    try:
+    with RawServer(_echo_everywhere) as server:
         result = call(mode, f"http://127.0.0.1:{server.port}", cancel)
-    finally:
-        server.close()
     assert isinstance(result, sib.ImageBuilderError)
     joined = all_texts(result) + logged(every_log)
     for secret in (SECRET, SESSION_TOKEN):
@@ -198,11 +198,8 @@ def test_list_reply_with_the_token_in_wrongly_typed_fields_redacts_it(mode: str)
         body = json.dumps({"nextToken": 5, "imageSummaryList": [{"arn": token}]}).encode()
         return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
 
-    server = RawServer(answer)
-    try:
+    with RawServer(answer) as server:
         result = call(mode, f"http://127.0.0.1:{server.port}", _first_page)
-    finally:
-        server.close()
     assert isinstance(result, sib.ResponseParseError)
     assert SESSION_TOKEN not in all_texts(result)
 
@@ -233,12 +230,9 @@ PROXY_ANSWERS = {
 def test_a_hostile_proxy_gives_typed_errors_and_never_shows_the_password(
     mode: str, behaviour: str, every_log: Any
 ) -> None:
-    server = RawServer(PROXY_ANSWERS[behaviour])
-    env = {"HTTPS_PROXY": f"http://me:{PASSWORD}@127.0.0.1:{server.port}"}
-    try:
+    with RawServer(PROXY_ANSWERS[behaviour]) as server:
+        env = {"HTTPS_PROXY": f"http://me:{PASSWORD}@127.0.0.1:{server.port}"}
         result = call(mode, "https://127.0.0.1:1", cancel, env=env)
-    finally:
-        server.close()
     assert isinstance(result, sib.TransportError), repr(result)
     assert PASSWORD not in all_texts(result) + logged(every_log)
 
@@ -263,12 +257,9 @@ def test_a_proxy_that_never_answers_is_bounded_by_attempt_timeout(mode: str) -> 
 # of the DeprecationWarning aiohttp 3.14 gives for BasicAuth.
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 def test_an_authenticated_proxy_on_the_async_client_warns_nothing() -> None:
-    server = RawServer(PROXY_ANSWERS["407"])
-    env = {"HTTPS_PROXY": f"http://me:{PASSWORD}@127.0.0.1:{server.port}"}
-    try:
+    with RawServer(PROXY_ANSWERS["407"]) as server:
+        env = {"HTTPS_PROXY": f"http://me:{PASSWORD}@127.0.0.1:{server.port}"}
         result = call("async", "https://127.0.0.1:1", cancel, env=env)
-    finally:
-        server.close()
     assert isinstance(result, sib.TransportError), repr(result)  # DeprecationWarning under -W error
 
 
@@ -334,13 +325,10 @@ def _paginate(client: Any) -> Any:
 
 def test_an_oversized_next_token_from_the_server_is_not_blamed_on_the_caller() -> None:
     item = {"arn": IMAGE.format(1), "state": {"status": "BUILDING"}}
-    server = RawServer(
+    with RawServer(
         _json(json.dumps({"imageSummaryList": [item], "nextToken": "t" * 70_000}).encode())
-    )
-    try:
+    ) as server:
         result = call("sync", f"http://127.0.0.1:{server.port}", _paginate)
-    finally:
-        server.close()
     assert not isinstance(result, sib.ParamValidationError), str(result)[:120]
 
 
@@ -356,11 +344,8 @@ def test_an_oversized_next_token_from_the_server_is_not_blamed_on_the_caller() -
     ids=["deep", "over-4MiB", "token-not-a-string"],
 )
 def test_hostile_list_bodies_are_response_parse_errors(body: bytes) -> None:
-    server = RawServer(_json(body))
-    try:
+    with RawServer(_json(body)) as server:
         result = call("sync", f"http://127.0.0.1:{server.port}", _paginate)
-    finally:
-        server.close()
     assert isinstance(result, sib.ResponseParseError)
 
 
@@ -484,8 +469,7 @@ async def test_aiohttp_under_gathered_calls_when_half_the_connections_reset() ->
         head = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
         return None if odd else head + body
 
-    server = RawServer(answer)
-    try:
+    with RawServer(answer) as server:
         async with sib.AsyncImageBuilderClient(
             region="us-east-1",
             credentials=CREDS,
@@ -497,7 +481,5 @@ async def test_aiohttp_under_gathered_calls_when_half_the_connections_reset() ->
             results = await asyncio.gather(
                 *(client.get_image(ARN) for _ in range(1000)), return_exceptions=True
             )
-    finally:
-        server.close()
     kinds = {type(r).__name__ for r in results}
     assert all(isinstance(r, (sib.GetImageResponse, sib.TransportError)) for r in results), kinds
